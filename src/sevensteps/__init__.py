@@ -1,0 +1,39 @@
+"""sevensteps: how a neural network learns, in seven steps, on a small readable NumPy autograd.
+
+The engine keeps PyTorch's names: ``sevensteps.tensor``, ``Tensor.backward``, ``no_grad``,
+``nn.Linear``, ``optim.SGD``, ``functional.cross_entropy``.
+"""
+
+# autograd must load before tensor: see the note at the end of autograd.py.
+from . import autograd  # noqa: I001
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .tensor import (
+    Tensor,
+    arange,
+    cat,
+    clamp,
+    full,
+    matmul,
+    maximum,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    randperm,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+from .random import Generator, manual_seed
+from . import functional, nn, optim
+from .gradcheck import gradcheck
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Generator", "Tensor", "arange", "autograd", "cat", "clamp", "enable_grad", "full", "functional",
+    "gradcheck", "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "ones_like",
+    "optim", "rand", "randn", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
+]
