@@ -1,12 +1,14 @@
 """sevensteps: how a neural network learns, in seven steps, on a small readable NumPy autograd.
 
 The engine keeps PyTorch's names: ``sevensteps.tensor``, ``Tensor.backward``, ``no_grad``,
-``nn.Linear``, ``optim.SGD``, ``functional.cross_entropy``.
+``nn.Linear``, ``optim.SGD``, ``functional.cross_entropy``. Plots and reports (matplotlib) are
+imported only by the commands that draw.
 """
 
-# autograd must load before tensor: see the note at the end of autograd.py.
-from . import autograd  # noqa: I001
+from . import functional, nn, optim
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .gradcheck import gradcheck
+from .random import Generator, manual_seed
 from .tensor import (
     Tensor,
     arange,
@@ -26,14 +28,11 @@ from .tensor import (
     zeros,
     zeros_like,
 )
-from .random import Generator, manual_seed
-from . import functional, nn, optim
-from .gradcheck import gradcheck
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Generator", "Tensor", "arange", "autograd", "cat", "clamp", "enable_grad", "full", "functional",
-    "gradcheck", "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "ones_like",
-    "optim", "rand", "randn", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
+    "Generator", "Tensor", "arange", "cat", "clamp", "enable_grad", "full", "functional", "gradcheck",
+    "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "ones_like", "optim", "rand",
+    "randn", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
 ]

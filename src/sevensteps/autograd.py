@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 _grad_enabled = True
 
+# Function.apply makes Tensors, and tensor.py is built on Function. To keep imports one-way, this
+# module never imports tensor.py: tensor.py hands its class over when it loads (see its last line).
+Tensor: Any = None
+
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
@@ -228,7 +232,3 @@ def _accumulate(leaf: Tensor, grad: Any, given_to_leaves: set[int]) -> None:
     else:
         leaf.grad = Tensor(leaf.grad.data + grad)
 
-
-# tensor.py needs Function to define its operators, and Function.apply needs the Tensor class:
-# the package __init__ imports this module first, so by now Function exists for tensor.py to use.
-from .tensor import Tensor  # noqa: E402

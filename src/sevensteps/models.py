@@ -1,0 +1,29 @@
+"""The chapter's models: ``linear`` (784 → 1, the seed's) and ``mlp`` (784 → 30 → ReLU → 1).
+
+With more than two classes the last layer has one output per class (softmax cross-entropy).
+"""
+
+from __future__ import annotations
+
+from . import nn
+from .random import Generator
+
+MODEL_KINDS = ("linear", "mlp")
+INPUT_SIZE = 28 * 28
+
+
+def make_model(kind: str, n_outputs: int, hidden: int = 30, generator: Generator | None = None) -> nn.Module:
+    """A freshly initialised model (step 1, "init": random weights, seeded through ``generator``)."""
+    if kind == "linear":
+        return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, n_outputs, generator=generator))
+    if kind == "mlp":
+        if hidden < 1:
+            raise ValueError(f"the hidden layer needs at least 1 unit, not {hidden}")
+        return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, hidden, generator=generator), nn.ReLU(),
+                             nn.Linear(hidden, n_outputs, generator=generator))
+    raise ValueError(f"unknown model {kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+
+
+def n_outputs_for(n_classes: int) -> int:
+    """One output ("is it the first class?") for two classes, one per class otherwise."""
+    return 1 if n_classes == 2 else n_classes
