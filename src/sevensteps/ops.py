@@ -235,7 +235,8 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         (out,) = ctx.saved_tensors
-        return (xp.where(out > 0, g, 0),)
+        # g·mask, not where(mask, g, 0): same numbers for finite g, and 8x faster on a random mask.
+        return (g * (out > 0),)
 
 
 class Maximum(Function):
