@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ def fashion() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def twin_weights(seed: int, sizes=(784, 128, 10)) -> list[np.ndarray]:
     generator = ss.Generator(seed)
-    layers = [ss.nn.Linear(a, b, generator=generator) for a, b in zip(sizes, sizes[1:], strict=False)]
+    layers = [ss.nn.Linear(a, b, generator=generator) for a, b in pairwise(sizes)]
     return [p.numpy().copy() for layer in layers for p in (layer.weight, layer.bias)]
 
 
