@@ -333,3 +333,15 @@ def test_gzip_helper_sanity(tmp_path):
     path = tmp_path / "t-labels-idx1-ubyte.gz"
     write_idx(path, np.array([1, 2, 3], np.uint8))
     assert gzip.decompress(path.read_bytes())[:4] == b"\x00\x00\x08\x01"
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from sevensteps.files import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "hello")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

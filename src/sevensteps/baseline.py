@@ -79,6 +79,14 @@ class PixelSimilarity:
             per_class[c] = float(correct[mask].mean()) if counts[c] else float("nan")
         return BaselineReport(float(correct.mean()), per_class, counts, self.names)
 
+    def _repr_png_(self) -> bytes | None:
+        """In a notebook, a fitted baseline shows its ideal digits."""
+        if self.ideals is None:
+            return None
+        from . import plots
+
+        return plots.png_bytes(plots.ideal_digits(self.ideal_images()))
+
     def ideal_images(self) -> dict[str, Any]:
         """The ideal image of each class, by name, for plotting."""
         return {self.names[c]: self.ideals[k] for k, c in enumerate(self.classes)}

@@ -83,6 +83,7 @@ def build_parser() -> Parser:
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument("--quiet", action="store_true", help="print only the summary")
     train.add_argument("--json", action="store_true", help="print one JSON object to stdout and nothing else")
+    train.add_argument("--no-report", action="store_true", help="skip the figures and report.html")
 
     baseline = commands.add_parser("baseline", help="the pixel-similarity program alone",
                                    description="Average each class into an ideal image; call each validation "
@@ -107,6 +108,12 @@ def build_parser() -> Parser:
     gradcheck.add_argument("--seed", type=int, default=42)
     gradcheck.add_argument("--eps", type=positive_float, default=1e-6, help="nudge size (default 1e-6)")
     gradcheck.add_argument("--json", action="store_true", help="print one JSON object")
+    gradcheck.add_argument("--plot", default=None, metavar="PNG", help="also draw nudging vs backprop to this file")
+
+    report = commands.add_parser("report", help="rebuild the figures and report.html of a run",
+                                 description="Draw a finished run's figures and write its self-contained "
+                                 "report.html (images embedded).")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder made by 'sevensteps train'")
 
     predict = commands.add_parser("predict", help="classify image files with a saved model",
                                   description="Prepare each image the MNIST way (grayscale, crop to the ink, "
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handlers = {"train": cmd_train, "baseline": cmd_baseline, "steps": cmd_steps, "gradcheck": cmd_gradcheck,
-                "predict": cmd_predict, "evaluate": cmd_evaluate}
+                "predict": cmd_predict, "evaluate": cmd_evaluate, "report": cmd_report}
     from .data.dataset import DataError
     from .serialize import ModelFileError
 
@@ -239,7 +246,7 @@ def new_run_dir(out: Path, model: str, classes: list[int]) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     from .baseline import PixelSimilarity
     from .files import atomic_write_text
-    from .learner import Learner, Settings, StopRules
+    from .learner import Learner, Settings, StopRules, WeightSnapshots
     from .serialize import load as load_file
 
     resume_dir = Path(args.resume) if args.resume else None
@@ -265,14 +272,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     show_bar = not args.quiet and sys.stderr.isatty()
     progress = ProgressPrinter(show_rows=not quiet, show_bar=show_bar)
+    snapshots = WeightSnapshots()
     try:
-        learner = Learner(splits, settings, callbacks=[progress])
+        learner = Learner(splits, settings, callbacks=[progress, snapshots])
     except ValueError as error:
         raise UsageError(str(error)) from error
 
     if resume_dir is not None:
         run_dir = resume_dir
         learner.load_checkpoint(run_dir / "checkpoint.safetensors")
+        if (run_dir / "snapshots.safetensors").is_file():
+            snapshots.load(run_dir / "snapshots.safetensors")
         if not quiet:
             say(args, f"Resuming {run_dir} after epoch {learner.epoch}")
     else:
@@ -281,8 +291,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "digits": args.digits, "settings": vars(settings)}
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
     if not quiet:
-        weights = sum(p.numel() for p in learner.model.parameters()) if learner.model is not None else None
-        say(args, f"Model: {settings.model} ({weights or 'new'} weights), loss {learner.loss_name}, "
+        from .models import make_model, n_outputs_for
+        from .random import Generator
+
+        shape_only = make_model(settings.model, n_outputs_for(len(splits.classes)), settings.hidden, Generator(0))
+        weights = shape_only.num_parameters()
+        say(args, f"Model: {settings.model} ({weights:,} weights), loss {learner.loss_name}, "
                   f"{settings.optimizer} lr {settings.lr:g}, batch {settings.batch_size}, seed {settings.seed}")
 
     rules = StopRules(args.epochs, args.patience, args.time_limit)
@@ -299,6 +313,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     model_path = run_dir / "model.safetensors"
     learner.save_model(model_path)
+    snapshots.snapshots = {e: w for e, w in snapshots.snapshots.items() if e <= learner.epoch}
+    snapshots.save(run_dir / "snapshots.safetensors")
     history = [e.to_dict() for e in result.history]
     final = history[-1]["valid_accuracy"] if history else None
     best = max((e["valid_accuracy"] for e in history), default=None)
@@ -307,12 +323,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         "epochs_run": len(history), "stopped_because": result.stopped_because, "interrupted": result.interrupted,
         "run_dir": str(run_dir), "model_path": str(model_path), "history": history,
         "data": {"train": splits.train.source, "valid": splits.valid.source, "classes": splits.class_names(),
+                 "labels": splits.classes,
                  "train_counts": splits.train.counts(), "valid_counts": splits.valid.counts()},
-        "baseline_per_class": baseline.to_dict()["per_class"], "settings": vars(settings),
+        "baseline_per_class": baseline.to_dict()["per_class"],
+        "settings": {**vars(settings), "loss": learner.loss_name},
     }
     if result.best_epoch is not None:
         summary["valid_accuracy"] = learner.best[0]
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    if not args.no_report and history:
+        from .report import build_report
+
+        summary["report"] = str(build_report(run_dir, splits))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -323,6 +345,8 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"the trained model {verdict} pixel similarity")
         print(f"Stopped: {result.stopped_because}")
         print(f"Run saved in {run_dir} (model: {model_path})")
+        if "report" in summary:
+            print(f"Report: {summary['report']}")
         if result.interrupted:
             print(f"Resume with: sevensteps train --resume {run_dir}")
     return 130 if result.interrupted else 0
@@ -437,6 +461,12 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     y = Tensor(learner.train_y[: args.batch_size])
     layer = learner.model[1]
     result = gradcheck(lambda w, b: F.mnist_loss(F.linear(x, w, b), y), [layer.weight, layer.bias], eps=args.eps)
+    if args.plot:
+        from .backend import xp
+        from .plots import gradcheck_scatter, save_png
+
+        save_png(gradcheck_scatter(xp.concatenate([g.ravel() for g in result.numeric]),
+                                   xp.concatenate([g.ravel() for g in result.backprop])), Path(args.plot))
     if args.json:
         print(json.dumps({"weights": result.count, "batch": len(x), "max_abs_diff": result.max_abs_error,
                           "max_rel_diff": result.max_rel_error, "speedup": result.speedup,
@@ -447,6 +477,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     print(f"  by backpropagation (1 forward + 1 backward pass):      {result.backprop_seconds * 1000:.2f}ms")
     print(f"  largest difference: {result.max_abs_error:.2e} (relative {result.max_rel_error:.2e})")
     print(f"  backpropagation was {result.speedup:,.0f}x faster: calculus is 'just a performance optimization'")
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run folder")
+    path = build_report(run_dir)
+    print(f"Report: {path} (figures in {run_dir / 'figures'})")
     return 0
 
 
@@ -463,29 +507,16 @@ def find_model(path: str | None) -> Path:
     return candidates[-1]
 
 
-def model_outputs(model: Any, images: Any, n_classes: int) -> Any:
-    """Class probabilities (N, classes) in the model's class order."""
-    from .autograd import no_grad
-    from .backend import xp
-    from .tensor import Tensor
-
-    with no_grad():
-        out = model(Tensor(images)).data
-    if n_classes == 2:
-        p = Tensor(out.reshape(-1)).sigmoid().data
-        return xp.stack([p, 1 - p], axis=-1)
-    return Tensor(out).softmax(-1).data
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from .backend import xp
     from .data.preprocess import load_digit_image
     from .learner import load_model
+    from .models import probabilities
 
     path = find_model(args.model)
     model, meta = load_model(path)
     images = xp.stack([load_digit_image(Path(p)) for p in args.images])
-    probs = model_outputs(model, images, len(meta["classes"]))
+    probs = probabilities(model, images, len(meta["classes"]))
     results = []
     for name, row in zip(args.images, probs, strict=True):
         k = int(row.argmax())
@@ -503,6 +534,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .backend import xp
     from .data import load_source, stratified_split
     from .learner import load_model
+    from .models import probabilities
 
     path = find_model(args.model)
     model, meta = load_model(path)
@@ -513,7 +545,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = valid.select(classes)
     if len(data) == 0:
         raise UsageError(f"{args.data}: has no images of the model's classes {meta['class_names']}")
-    probs = model_outputs(model, data.images.reshape(len(data), -1), len(classes))
+    probs = probabilities(model, data.images.reshape(len(data), -1), len(classes))
     predicted = xp.asarray(classes)[probs.argmax(axis=-1)]
     confusion = [[int(((data.labels == t) & (predicted == p)).sum()) for p in classes] for t in classes]
     per_class = {name: (confusion[i][i] / max(sum(confusion[i]), 1)) for i, name in enumerate(meta["class_names"])}

@@ -279,12 +279,13 @@ class Learner:
             return (outputs.reshape(-1) > 0).astype(xp.float32)
         return outputs.argmax(axis=-1)
 
-    def probabilities(self, outputs: Any) -> Any:
-        """Per-class probabilities (N, classes) in the order of ``splits.classes``."""
-        if self.n_classes == 2:
-            p = Tensor(outputs.reshape(-1)).sigmoid().data
-            return xp.stack([p, 1 - p], axis=-1)
-        return Tensor(outputs).softmax(-1).data
+    def _repr_png_(self) -> bytes | None:
+        """In a notebook, a finished Learner shows its loss and accuracy curves."""
+        if not self.history:
+            return None
+        from . import plots
+
+        return plots.png_bytes(plots.training_curves([e.to_dict() for e in self.history]))
 
     def request_stop(self, reason: str) -> None:
         """Ask training to end after the current batch (for a signal handler)."""
@@ -412,3 +413,26 @@ def load_model(path: Path) -> tuple[Any, dict[str, Any]]:
         raise serialize.ModelFileError(f"{path}: weights do not match a {meta['model']} model ({error})") from error
     model.eval()
     return model, meta
+
+
+class WeightSnapshots:
+    """A callback keeping the first layer's weights after init and after every epoch, for pictures."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[int, Any] = {}
+
+    def _first_layer(self, learn: Learner) -> Any:
+        return next(iter(learn.model.parameters())).data.copy()
+
+    def after_init(self, learn: Learner) -> None:
+        self.snapshots = {0: self._first_layer(learn)}
+
+    def after_epoch(self, learn: Learner) -> None:
+        self.snapshots[learn.epoch] = self._first_layer(learn)
+
+    def save(self, path: Path) -> None:
+        serialize.save(path, {f"epoch.{k}": v for k, v in self.snapshots.items()}, {"format": "sevensteps-snapshots"})
+
+    def load(self, path: Path) -> None:
+        arrays, _ = serialize.load(path, "sevensteps-snapshots")
+        self.snapshots = {int(k.split(".")[1]): v for k, v in arrays.items()}

@@ -5,8 +5,13 @@ With more than two classes the last layer has one output per class (softmax cros
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import nn
+from .autograd import no_grad
+from .backend import xp
 from .random import Generator
+from .tensor import Tensor
 
 MODEL_KINDS = ("linear", "mlp")
 INPUT_SIZE = 28 * 28
@@ -27,3 +32,14 @@ def make_model(kind: str, n_outputs: int, hidden: int = 30, generator: Generator
 def n_outputs_for(n_classes: int) -> int:
     """One output ("is it the first class?") for two classes, one per class otherwise."""
     return 1 if n_classes == 2 else n_classes
+
+
+def probabilities(model: nn.Module, images: Any, n_classes: int) -> Any:
+    """Class probabilities (N, classes), in the order of the classes: σ(score) and 1 − σ(score) for two
+    classes ("is it the first?"), softmax of the outputs for more."""
+    with no_grad():
+        out = model(Tensor(images))
+        if n_classes == 2:
+            p = out.reshape(-1).sigmoid().data
+            return xp.stack([p, 1 - p], axis=-1)
+        return out.softmax(-1).data

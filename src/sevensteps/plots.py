@@ -1,0 +1,176 @@
+"""Pictures of what the model learned: ideal digits, weights as images, curves, mistakes.
+
+Every function returns a matplotlib ``Figure`` built without pyplot (so no window, no global state);
+:func:`save_png` writes one atomically. matplotlib is imported only when this module is.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .files import atomic_path
+
+GRAY = "gray"
+DIVERGING = "RdBu_r"  # red: votes for the first class, blue: for the other
+
+
+def save_png(fig: Figure, path: Path, dpi: int = 100) -> Path:
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _image(ax: Any, image: Any, title: str, cmap: str = GRAY, limit: float | None = None) -> Any:
+    kwargs = {"vmin": -limit, "vmax": limit} if limit is not None else {"vmin": 0, "vmax": 1}
+    shown = ax.imshow(np.asarray(image).reshape(28, 28), cmap=cmap, **kwargs)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return shown
+
+
+def ideal_digits(ideals: dict[str, Any]) -> Figure:
+    """The mean image of each class, side by side; for two classes also their difference."""
+    names = list(ideals)
+    pair = len(names) == 2
+    columns = len(names) + (1 if pair else 0)
+    fig = Figure(figsize=(2.4 * min(columns, 5), 2.8 * -(-columns // 5)))
+    rows = -(-columns // 5)
+    for k, name in enumerate(names):
+        _image(fig.add_subplot(rows, min(columns, 5), k + 1), ideals[name], f"ideal {name}")
+    if pair:
+        difference = np.asarray(ideals[names[0]]) - np.asarray(ideals[names[1]])
+        limit = float(np.abs(difference).max()) or 1.0
+        ax = fig.add_subplot(rows, columns, columns)
+        shown = _image(ax, difference, f"{names[0]} minus {names[1]}", DIVERGING, limit)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle("Pixel similarity: the average of every training image of a class", fontsize=11)
+    return fig
+
+
+def linear_weights(weights: Any, names: list[str]) -> Figure:
+    """Weights of a linear model as 28×28 heatmaps: which pixels vote for which class."""
+    weights = np.asarray(weights).reshape(-1, 784)
+    count = len(weights)
+    fig = Figure(figsize=(3.2 * min(count, 5), 3.2 * -(-count // 5)))
+    limit = float(np.abs(weights).max()) or 1.0
+    for k, row in enumerate(weights):
+        title = f"weights: red votes {names[0]}, blue {names[1]}" if count == 1 else f"weights for {names[k]}"
+        ax = fig.add_subplot(-(-count // 5), min(count, 5), k + 1)
+        shown = _image(ax, row, title, DIVERGING, limit)
+    fig.colorbar(shown, ax=fig.axes, fraction=0.046, pad=0.04, label="weight")
+    fig.suptitle("What the linear model learned, pixel by pixel", fontsize=11)
+    return fig
+
+
+def hidden_units(weights: Any, max_units: int = 30,
+                 title: str = "Hidden layer: input weights of {n} units (red positive, blue negative)") -> Figure:
+    """Each hidden unit's 784 input weights as an image (the first ``max_units``)."""
+    weights = np.asarray(weights)[:max_units]
+    columns = min(len(weights), 10)
+    rows = -(-len(weights) // columns)
+    fig = Figure(figsize=(1.5 * columns, 1.6 * rows + 0.6))
+    for k, row in enumerate(weights):
+        limit = float(np.abs(row).max()) or 1.0
+        _image(fig.add_subplot(rows, columns, k + 1), row, f"unit {k}", DIVERGING, limit)
+    fig.suptitle(title.format(n=len(weights)), fontsize=11)
+    return fig
+
+
+def weight_snapshots(snapshots: list[tuple[str, Any]]) -> Figure:
+    """First-layer weights at moments of training (after init, epoch 1, a middle epoch, the end)."""
+    fig = Figure(figsize=(3 * len(snapshots), 3.3))
+    limit = max(float(np.abs(np.asarray(w).reshape(-1, 784)[0]).max()) for _, w in snapshots) or 1.0
+    for k, (label, weights) in enumerate(snapshots):
+        shown = _image(fig.add_subplot(1, len(snapshots), k + 1), np.asarray(weights).reshape(-1, 784)[0], label,
+                       DIVERGING, limit)
+    fig.colorbar(shown, ax=fig.axes, fraction=0.03, pad=0.02, label="weight")
+    fig.suptitle("From random start to pattern: the weights of the first output (or unit) during training",
+                 fontsize=11)
+    return fig
+
+
+def training_curves(history: list[dict[str, Any]], baseline_accuracy: float | None = None) -> Figure:
+    """Training and validation loss, and validation accuracy, per epoch; the baseline as a reference."""
+    epochs = [h["epoch"] for h in history]
+    fig = Figure(figsize=(10, 3.8))
+    loss_ax, acc_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training loss", markersize=3)
+    loss_ax.plot(epochs, [h["valid_loss"] for h in history], "s-", label="validation loss", markersize=3)
+    loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    loss_ax.legend()
+    loss_ax.grid(alpha=0.3)
+    acc_ax.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2", label="trained model",
+                markersize=3)
+    if baseline_accuracy is not None:
+        acc_ax.axhline(100 * baseline_accuracy, color="C3", linestyle="--",
+                       label=f"pixel similarity ({100 * baseline_accuracy:.1f}%)")
+    acc_ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    acc_ax.legend(loc="best")
+    acc_ax.grid(alpha=0.3)
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+def confusion_matrix(matrix: Any, names: list[str]) -> Figure:
+    """Counts of (true class, predicted class); the diagonal is what the model got right."""
+    matrix = np.asarray(matrix)
+    size = max(3.5, 0.55 * len(names) + 2)
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.add_subplot(1, 1, 1)
+    shown = ax.imshow(matrix, cmap="Blues")
+    tilt = len(names) > 2
+    ax.set_xticks(range(len(names)), names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (validation)")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
+                color="white" if value > threshold else "black")
+    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
+    return fig
+
+
+def confident_mistakes(images: Any, true: list[str], predicted: list[str], probability: Any) -> Figure:
+    """The validation images the model got wrong with the most confidence, each with its labels."""
+    count = len(images)
+    columns = min(max(count, 1), 6)
+    rows = max(1, -(-count // columns))
+    fig = Figure(figsize=(2 * columns, 2.3 * rows + 0.5))
+    if count == 0:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no mistakes on the validation set", ha="center", va="center", fontsize=12)
+        ax.set_axis_off()
+    for k in range(count):
+        title = f"true {true[k]}, said {predicted[k]}\n{100 * float(probability[k]):.1f}% sure"
+        _image(fig.add_subplot(rows, columns, k + 1), images[k], title)
+    fig.suptitle("Most confident mistakes", fontsize=11)
+    return fig
+
+
+def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
+    """Each weight's gradient by nudging (x) against by backprop (y): all on the identity line."""
+    numeric, backprop = np.ravel(numeric), np.ravel(backprop)
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot(1, 1, 1)
+    low = float(min(numeric.min(), backprop.min()))
+    high = float(max(numeric.max(), backprop.max()))
+    ax.plot([low, high], [low, high], color="C3", linewidth=1, label="identity")
+    ax.scatter(numeric, backprop, s=6, alpha=0.6, label=f"{numeric.size} weights")
+    ax.set(xlabel="gradient by nudging each weight", ylabel="gradient by backpropagation",
+           title="Calculus agrees with nudging")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
