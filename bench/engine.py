@@ -1,112 +1,108 @@
-"""Per-epoch training time: sevensteps vs PyTorch (CPU), same net, same weights, same batches.
+"""Scale: one epoch of a 784-128-10 ReLU MLP over Fashion-MNIST's 60,000 training images.
 
-A 784-128-10 ReLU MLP, softmax cross-entropy, plain SGD (lr 0.1), batch 256, one epoch over
-Fashion-MNIST's 60,000 training images (/usr/share/datasets/fashion-mnist, from Debian's
-dataset-fashion-mnist). Both engines run in this one process, alternating, and the ratio of their
-median epoch times is printed (ratio < 1: sevensteps is faster). Absolute times drift on shared
-machines; the ratio measured in one run is what counts.
+sevensteps vs PyTorch CPU (same initial weights, same batches, softmax cross-entropy, SGD lr 0.1), and vs
+the floor: the same epoch's matrix products alone, in NumPy. All three alternate in this one process;
+the ratios of median epoch times are what count (ratio < 1: sevensteps is faster).
 
-    python bench/engine.py [--epochs 5] [--batch-size 256]
+    python bench/engine.py [--repeats 5] [--batch-sizes 256,64]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from itertools import pairwise
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, alternate, median, twin_mlp
 
 import sevensteps as ss
 import sevensteps.functional as F
 from sevensteps.data import load_splits
 
 
-def fashion() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def fashion():
     splits = load_splits("fashion-mnist", digits=None, log=lambda m: None)
     return (splits.train.images.reshape(-1, 784), splits.train.labels,
             splits.valid.images.reshape(-1, 784), splits.valid.labels)
 
 
-def twin_weights(seed: int, sizes=(784, 128, 10)) -> list[np.ndarray]:
-    generator = ss.Generator(seed)
-    layers = [ss.nn.Linear(a, b, generator=generator) for a, b in pairwise(sizes)]
-    return [p.numpy().copy() for layer in layers for p in (layer.weight, layer.bias)]
+def compare(x, y, vx, vy, batch_size: int, repeats: int, lr: float) -> list[Row]:
+    """One batch size: sevensteps, PyTorch and the matmul floor, alternating, over the same batches."""
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    ours, theirs = twin_mlp((784, 128, 10))
+    ours_opt = ss.optim.SGD(ours.parameters(), lr=lr)
+    torch_opt = torch.optim.SGD(theirs.parameters(), lr=lr)
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(len(x)) for _ in range(repeats + 1)]  # the warm-up epoch, then the timed ones
+    epochs_done = {"sevensteps": 0, "pytorch": 0, "floor": 0}
+    w1, _, w2, _ = (p.numpy().copy() for p in ours.parameters())
+    g1, g2 = np.ones((batch_size, 128), np.float32), np.ones((batch_size, 10), np.float32)
 
+    def batches(engine: str):
+        """Every engine sees the same batches in the same order, epoch by epoch."""
+        order = orders[epochs_done[engine]]
+        epochs_done[engine] += 1
+        return [order[i:i + batch_size] for i in range(0, len(x), batch_size)]
 
-class Ours:
-    name = "sevensteps"
-
-    def __init__(self, weights, lr):
-        self.model = ss.nn.Sequential(ss.nn.Linear(784, 128), ss.nn.ReLU(), ss.nn.Linear(128, 10))
-        for param, value in zip(self.model.parameters(), weights, strict=True):
-            param.data[...] = value
-        self.opt = ss.optim.SGD(self.model.parameters(), lr=lr)
-
-    def epoch(self, x, y, batches):
-        for index in batches:
-            loss = F.cross_entropy(self.model(ss.Tensor(x[index])), ss.Tensor(y[index]))
+    def sevensteps_epoch():
+        for index in batches("sevensteps"):
+            loss = F.cross_entropy(ours(ss.Tensor(x[index])), ss.Tensor(y[index]))
             loss.backward()
-            self.opt.step()
-            self.opt.zero_grad()
+            ours_opt.step()
+            ours_opt.zero_grad()
 
-    def accuracy(self, x, y) -> float:
-        with ss.no_grad():
-            return float((self.model(ss.Tensor(x)).numpy().argmax(1) == y).mean())
-
-
-class Theirs:
-    name = "pytorch"
-
-    def __init__(self, weights, lr):
-        self.model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-        with torch.no_grad():
-            for param, value in zip(self.model.parameters(), weights, strict=True):
-                param.copy_(torch.from_numpy(value))
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr)
-
-    def epoch(self, x, y, batches):
-        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        for index in batches:
+    def pytorch_epoch():
+        for index in batches("pytorch"):
             index = torch.from_numpy(index)
-            loss = torch.nn.functional.cross_entropy(self.model(xt[index]), yt[index])
+            loss = torch.nn.functional.cross_entropy(theirs(xt[index]), yt[index])
             loss.backward()
-            self.opt.step()
-            self.opt.zero_grad()
+            torch_opt.step()
+            torch_opt.zero_grad()
 
-    def accuracy(self, x, y) -> float:
-        with torch.no_grad():
-            return float((self.model(torch.from_numpy(x)).numpy().argmax(1) == y).mean())
+    def matmul_floor():
+        """The five matrix products of one step (two forward, three backward), nothing else."""
+        for index in batches("floor"):
+            xb = x[index]
+            n = len(xb)
+            h = xb @ w1.T
+            _ = h @ w2.T
+            _ = g2[:n].T @ h
+            _ = g2[:n] @ w2
+            _ = g1[:n].T @ xb
+
+    times = alternate({"sevensteps": sevensteps_epoch, "pytorch": pytorch_epoch, "floor": matmul_floor}, repeats)
+    ours_t, torch_t, floor_t = (median(times[k]) for k in ("sevensteps", "pytorch", "floor"))
+    with ss.no_grad(), torch.no_grad():
+        ours_acc = float((ours(ss.Tensor(vx)).numpy().argmax(1) == vy).mean())
+        torch_acc = float((theirs(torch.from_numpy(vx)).numpy().argmax(1) == vy).mean())
+    label = f"784-128-10 MLP, batch {batch_size}, 60,000 images"
+    floor_target = batch_size == 256
+    return [
+        Row("2. scale", f"{label}: epoch time sevensteps / PyTorch",
+            f"{ours_t / torch_t:.2f} ({ours_t:.3f}s vs {torch_t:.3f}s; accuracy {ours_acc:.2%} vs {torch_acc:.2%} "
+            f"after {repeats + 1} epochs)", "<= 0.8", ours_t / torch_t <= 0.8),
+        Row("2. scale", f"{label}: sevensteps / matrix-product floor", f"{ours_t / floor_t:.2f} (floor {floor_t:.3f}s)",
+            "<= 1.4" if floor_target else "", ours_t / floor_t <= 1.4 if floor_target else None),
+    ]
+
+
+def run(repeats: int = 5, batch_sizes: tuple[int, ...] = (256, 64), lr: float = 0.1) -> list[Row]:
+    x, y, vx, vy = fashion()
+    return [row for batch_size in batch_sizes for row in compare(x, y, vx, vy, batch_size, repeats, lr)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-sizes", default="256,64")
     args = parser.parse_args()
-
-    x, y, vx, vy = fashion()
-    weights = twin_weights(0)
-    engines = [Ours(weights, args.lr), Theirs(weights, args.lr)]
-    rng = np.random.default_rng(0)
-    times: dict[str, list[float]] = {e.name: [] for e in engines}
-    for epoch in range(args.epochs):
-        order = rng.permutation(len(x))
-        batches = [order[i:i + args.batch_size] for i in range(0, len(x), args.batch_size)]
-        for engine in engines if epoch % 2 == 0 else engines[::-1]:
-            start = time.perf_counter()
-            engine.epoch(x, y, batches)
-            times[engine.name].append(time.perf_counter() - start)
-    ours, theirs = (statistics.median(times[e.name]) for e in engines)
-    print(f"784-128-10 MLP, SGD lr {args.lr}, batch {args.batch_size}, {len(x):,} Fashion-MNIST images, "
-          f"{args.epochs} epochs each; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for engine in engines:
-        print(f"  {engine.name:>10}: median epoch {statistics.median(times[engine.name]):.3f}s "
-              f"(min {min(times[engine.name]):.3f}s), valid accuracy {engine.accuracy(vx, vy):.2%}")
-    print(f"  ratio sevensteps / pytorch: {ours / theirs:.2f}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for row in run(args.repeats, tuple(int(b) for b in args.batch_sizes.split(","))):
+        print(f"{row.what}: {row.figure}  [target {row.target or '-'}]")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ class Dataset:
         """Only the images whose label is one of ``classes`` (all of them for ``None``)."""
         if classes is None:
             return self
-        return self.subset(xp.isin(self.labels, classes))
+        keep = xp.isin(self.labels, classes)
+        return self if keep.all() else self.subset(keep)  # no copy of 60,000 images to keep them all
 
     @staticmethod
     def join(parts: list[Dataset], source: str) -> Dataset:
