@@ -88,7 +88,9 @@ def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Ten
     if len(target) and (target.data.min() < 0 or target.data.max() >= classes):
         low, high = target.data.min(), target.data.max()
         raise ValueError(f"cross_entropy targets must lie in [0, {classes}), got values from {low} to {high}")
-    return _reduce(ops.CrossEntropy.apply(input, target.data), reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+    return ops.CrossEntropy.apply(input, target.data, reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

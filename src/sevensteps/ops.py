@@ -465,10 +465,21 @@ class Stack(Function):
 # ---------------------------------------------------------------- softmax family
 
 
+def _reduce(ufunc: Any, a: Any, axis: int) -> Any:
+    """``ufunc.reduce`` along ``axis``, keeping it as size 1.
+
+    Along a short last axis (10 class scores per row) NumPy reduces row by row, which is slow; reducing
+    a transposed copy runs across all rows at once, several times faster.
+    """
+    if a.ndim == 2 and axis in (-1, 1) and a.shape[1] <= 64:
+        return ufunc.reduce(a.T.copy(), axis=0)[:, None]
+    return ufunc.reduce(a, axis=axis, keepdims=True)
+
+
 def _log_softmax(a: Any, axis: int) -> Any:
     """log softmax = a − max − log Σ e^(a − max): subtracting the max keeps every exponent ≤ 0."""
-    shifted = a - xp.max(a, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    shifted = a - _reduce(xp.maximum, a, axis)
+    return shifted - xp.log(_reduce(xp.add, xp.exp(shifted), axis))
 
 
 class Softmax(Function):
@@ -484,7 +495,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         (out,) = ctx.saved_tensors
-        return (out * (g - xp.sum(g * out, axis=ctx.dim, keepdims=True)), None)
+        return (out * (g - _reduce(xp.add, g * out, ctx.dim)), None)
 
 
 class LogSoftmax(Function):
@@ -500,7 +511,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         (out,) = ctx.saved_tensors
-        return (g - xp.exp(out) * xp.sum(g, axis=ctx.dim, keepdims=True), None)
+        return (g - xp.exp(out) * _reduce(xp.add, g, ctx.dim), None)
 
 
 # ---------------------------------------------------------------- fused ops for the hot path
@@ -532,21 +543,32 @@ class Linear(Function):
 
 
 class CrossEntropy(Function):
-    """out_i = −log softmax(x_i)[t_i] per row;  ∂x_i = g_i·(softmax(x_i) − onehot(t_i))."""
+    """loss_i = −log softmax(x_i)[t_i] per row, then reduced (mean, sum or none);
+    ∂x_i = g_i·(softmax(x_i) − onehot(t_i)), with g_i = g/N for the mean.
+
+    The reduction lives inside the op: one op per batch instead of two on the training hot path.
+    """
 
     @staticmethod
-    def forward(ctx: Context, logits: Any, target: Any) -> Any:
+    def forward(ctx: Context, logits: Any, target: Any, reduction: str = "mean") -> Any:
         log_probs = _log_softmax(logits, -1)
-        rows = xp.arange(len(target))
         ctx.save_for_backward(log_probs, target)
-        return -log_probs[rows, target]
+        ctx.reduction = reduction
+        losses = -log_probs[xp.arange(len(target)), target]
+        if reduction == "mean":
+            return losses.sum() / max(len(target), 1)
+        return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         log_probs, target = ctx.saved_tensors
         grad = xp.exp(log_probs)
         grad[xp.arange(len(target)), target] -= 1
-        return (grad * g[:, None], None)
+        if ctx.reduction == "none":
+            return (grad * g[:, None], None, None)
+        scale = g / len(target) if ctx.reduction == "mean" else g
+        grad *= scale
+        return (grad, None, None)
 
 
 class BinaryCrossEntropyWithLogits(Function):
