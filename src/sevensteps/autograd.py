@@ -120,11 +120,18 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
-        needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = _grad_enabled and any(needs_input_grad)
-        inputs = tuple(a if isinstance(a, Tensor) else None for a in args) if record else ()
-        ctx = Context(cls, inputs, needs_input_grad)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays, inputs, needs = [], [], []
+        for a in args:  # one pass: this runs for every op on the hot path
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                inputs.append(a)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                inputs.append(None)
+                needs.append(False)
+        record = _grad_enabled and True in needs
+        ctx = Context(cls, tuple(inputs) if record else (), tuple(needs))
         out = Tensor(cls.forward(ctx, *arrays, **kwargs))
         if record:
             out.requires_grad = True

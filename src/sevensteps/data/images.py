@@ -8,6 +8,7 @@ sizes and times of its files, so the second load skips decoding.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +42,25 @@ def _labels_for(class_folders: list[Path], folder: Path) -> tuple[list[int], dic
     return list(range(len(names))), dict(enumerate(names))
 
 
-def _listing(class_folders: list[Path], folder: Path) -> list[tuple[int, Path]]:
+def _listing(class_folders: list[Path], folder: Path) -> list[tuple[int, os.DirEntry]]:
+    """(class index, directory entry) of every file, sorted by name; hidden files are skipped."""
     files = []
-    for class_folder in class_folders:
-        entries = sorted(p for p in class_folder.iterdir() if not p.name.startswith("."))
-        files.extend((class_folders.index(class_folder), p) for p in entries)
+    for index, class_folder in enumerate(class_folders):
+        with os.scandir(class_folder) as entries:
+            named = sorted((entry.name, entry) for entry in entries if not entry.name.startswith("."))
+        files.extend((index, entry) for _, entry in named)
     if not files:
         raise DataError(f"{folder}: the class folders hold no images")
     return files
 
 
-def _cache_file(folder: Path, files: list[tuple[int, Path]]) -> Path:
-    digest = hashlib.sha256(str(folder.resolve()).encode())
-    for _, path in files:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+def _cache_file(folder: Path, files: list[tuple[int, os.DirEntry]]) -> Path:
+    """A cache name that changes whenever a file is added, removed, renamed, resized or touched."""
+    lines = []
+    for index, entry in files:
+        stat = entry.stat()
+        lines.append(f"{index}/{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    digest = hashlib.sha256(str(folder.resolve()).encode() + "\n".join(lines).encode())
     return home_dir() / "cache" / "folders" / f"{digest.hexdigest()[:32]}.npz"
 
 
@@ -96,7 +101,7 @@ def read_class_folder(folder: Path, source: str | None = None) -> Dataset:
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt below
     notes: set[str] = set()
-    pixels = xp.stack([_decode(path, notes) for _, path in files])
+    pixels = xp.stack([_decode(Path(entry.path), notes) for _, entry in files])
     labels = xp.asarray([labels_of_folder[i] for i, _ in files], dtype=xp.int64)
     images = pixels.astype(xp.float32) / 255
     noted = sorted(f"{folder}: {n}" for n in notes)
