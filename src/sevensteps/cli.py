@@ -71,7 +71,8 @@ def build_parser() -> Parser:
     train.add_argument("--hidden", type=positive_int, default=30, help="hidden units of the mlp (default 30)")
     train.add_argument("--loss", choices=["mnist_loss", "bce", "cross_entropy"], default=None,
                        help="default: mnist_loss for two classes, cross_entropy for more")
-    train.add_argument("--epochs", type=positive_int, default=20, help="stop after this many epochs (default 20)")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="stop after this many epochs (default 20; when resuming, the run's own)")
     train.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 1.0 linear, 0.1 mlp)")
     train.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     train.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd", help="default sgd")
@@ -228,7 +229,7 @@ class ProgressPrinter:
             e = learn.history[-1]
             flag = " (partial)" if e.partial else ""
             print(f"{e.epoch:>5}  {e.train_loss:>10.4f}  {e.valid_loss:>10.4f}  {percent(e.valid_accuracy):>8}  "
-                  f"{e.seconds:>6.2f}s{flag}", flush=True)
+                  f"{e.seconds:>6.3f}s{flag}", flush=True)
 
 
 def new_run_dir(out: Path, model: str, classes: list[int]) -> Path:
@@ -258,7 +259,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         saved = json.loads((resume_dir / "config.json").read_text())
         args.data, args.valid, args.digits = saved["data"], saved["valid"], saved["digits"]
         settings = Settings(**meta["settings"])
+        # Stop rules not given again are the interrupted run's own.
+        saved_rules = saved.get("rules", {})
+        args.epochs = args.epochs or saved_rules.get("epochs", 20)
+        args.patience = args.patience or saved_rules.get("patience")
+        args.time_limit = args.time_limit or saved_rules.get("time_limit")
     else:
+        args.epochs = args.epochs or 20
         lr = args.lr if args.lr is not None else (1.0 if args.model == "linear" else 0.1)
         settings = Settings(args.model, args.hidden, args.loss, args.optimizer, lr, args.batch_size, args.seed)
 
@@ -288,7 +295,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         run_dir = new_run_dir(Path(args.out), settings.model, splits.classes)
         config = {"data": str(args.data), "valid": None if args.valid is None else str(args.valid),
-                  "digits": args.digits, "settings": vars(settings)}
+                  "digits": args.digits, "settings": vars(settings),
+                  "rules": {"epochs": args.epochs, "patience": args.patience, "time_limit": args.time_limit}}
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
     if not quiet:
         from .models import make_model, n_outputs_for

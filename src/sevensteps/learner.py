@@ -337,14 +337,12 @@ class Learner:
     # ------------------------------------------------------------ checkpoints and model files
 
     def model_metadata(self) -> dict[str, Any]:
-        import numpy
-
         from . import __version__
 
         return {"format": serialize.FORMAT, "model": self.settings.model, "hidden": self.settings.hidden,
                 "classes": self.splits.classes, "class_names": self.splits.class_names(),
                 "input_size": [28, 28], "normalisation": "pixel / 255, white ink on black as in MNIST",
-                "loss": self.loss_name, "versions": {"sevensteps": __version__, "numpy": numpy.__version__}}
+                "loss": self.loss_name, "versions": {"sevensteps": __version__, "numpy": xp.__version__}}
 
     def save_model(self, path: Path) -> None:
         arrays = {name: t.data for name, t in self.model.state_dict().items()}

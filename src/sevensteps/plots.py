@@ -10,9 +10,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from matplotlib.figure import Figure
 
+from .backend import xp
 from .files import atomic_path
 
 GRAY = "gray"
@@ -33,7 +33,7 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 
 def _image(ax: Any, image: Any, title: str, cmap: str = GRAY, limit: float | None = None) -> Any:
     kwargs = {"vmin": -limit, "vmax": limit} if limit is not None else {"vmin": 0, "vmax": 1}
-    shown = ax.imshow(np.asarray(image).reshape(28, 28), cmap=cmap, **kwargs)
+    shown = ax.imshow(xp.asarray(image).reshape(28, 28), cmap=cmap, **kwargs)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -50,8 +50,8 @@ def ideal_digits(ideals: dict[str, Any]) -> Figure:
     for k, name in enumerate(names):
         _image(fig.add_subplot(rows, min(columns, 5), k + 1), ideals[name], f"ideal {name}")
     if pair:
-        difference = np.asarray(ideals[names[0]]) - np.asarray(ideals[names[1]])
-        limit = float(np.abs(difference).max()) or 1.0
+        difference = xp.asarray(ideals[names[0]]) - xp.asarray(ideals[names[1]])
+        limit = float(xp.abs(difference).max()) or 1.0
         ax = fig.add_subplot(rows, columns, columns)
         shown = _image(ax, difference, f"{names[0]} minus {names[1]}", DIVERGING, limit)
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
@@ -61,10 +61,10 @@ def ideal_digits(ideals: dict[str, Any]) -> Figure:
 
 def linear_weights(weights: Any, names: list[str]) -> Figure:
     """Weights of a linear model as 28×28 heatmaps: which pixels vote for which class."""
-    weights = np.asarray(weights).reshape(-1, 784)
+    weights = xp.asarray(weights).reshape(-1, 784)
     count = len(weights)
     fig = Figure(figsize=(3.2 * min(count, 5), 3.2 * -(-count // 5)))
-    limit = float(np.abs(weights).max()) or 1.0
+    limit = float(xp.abs(weights).max()) or 1.0
     for k, row in enumerate(weights):
         title = f"weights: red votes {names[0]}, blue {names[1]}" if count == 1 else f"weights for {names[k]}"
         ax = fig.add_subplot(-(-count // 5), min(count, 5), k + 1)
@@ -77,12 +77,12 @@ def linear_weights(weights: Any, names: list[str]) -> Figure:
 def hidden_units(weights: Any, max_units: int = 30,
                  title: str = "Hidden layer: input weights of {n} units (red positive, blue negative)") -> Figure:
     """Each hidden unit's 784 input weights as an image (the first ``max_units``)."""
-    weights = np.asarray(weights)[:max_units]
+    weights = xp.asarray(weights)[:max_units]
     columns = min(len(weights), 10)
     rows = -(-len(weights) // columns)
     fig = Figure(figsize=(1.5 * columns, 1.6 * rows + 0.6))
     for k, row in enumerate(weights):
-        limit = float(np.abs(row).max()) or 1.0
+        limit = float(xp.abs(row).max()) or 1.0
         _image(fig.add_subplot(rows, columns, k + 1), row, f"unit {k}", DIVERGING, limit)
     fig.suptitle(title.format(n=len(weights)), fontsize=11)
     return fig
@@ -91,9 +91,9 @@ def hidden_units(weights: Any, max_units: int = 30,
 def weight_snapshots(snapshots: list[tuple[str, Any]]) -> Figure:
     """First-layer weights at moments of training (after init, epoch 1, a middle epoch, the end)."""
     fig = Figure(figsize=(3 * len(snapshots), 3.3))
-    limit = max(float(np.abs(np.asarray(w).reshape(-1, 784)[0]).max()) for _, w in snapshots) or 1.0
+    limit = max(float(xp.abs(xp.asarray(w).reshape(-1, 784)[0]).max()) for _, w in snapshots) or 1.0
     for k, (label, weights) in enumerate(snapshots):
-        shown = _image(fig.add_subplot(1, len(snapshots), k + 1), np.asarray(weights).reshape(-1, 784)[0], label,
+        shown = _image(fig.add_subplot(1, len(snapshots), k + 1), xp.asarray(weights).reshape(-1, 784)[0], label,
                        DIVERGING, limit)
     fig.colorbar(shown, ax=fig.axes, fraction=0.03, pad=0.02, label="weight")
     fig.suptitle("From random start to pattern: the weights of the first output (or unit) during training",
@@ -126,7 +126,7 @@ def training_curves(history: list[dict[str, Any]], baseline_accuracy: float | No
 
 def confusion_matrix(matrix: Any, names: list[str]) -> Figure:
     """Counts of (true class, predicted class); the diagonal is what the model got right."""
-    matrix = np.asarray(matrix)
+    matrix = xp.asarray(matrix)
     size = max(3.5, 0.55 * len(names) + 2)
     fig = Figure(figsize=(size + 1, size))
     ax = fig.add_subplot(1, 1, 1)
@@ -136,7 +136,7 @@ def confusion_matrix(matrix: Any, names: list[str]) -> Figure:
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (validation)")
     threshold = matrix.max() / 2 if matrix.size else 0
-    for (i, j), value in np.ndenumerate(matrix):
+    for (i, j), value in xp.ndenumerate(matrix):
         ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
                 color="white" if value > threshold else "black")
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
@@ -162,7 +162,7 @@ def confident_mistakes(images: Any, true: list[str], predicted: list[str], proba
 
 def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
     """Each weight's gradient by nudging (x) against by backprop (y): all on the identity line."""
-    numeric, backprop = np.ravel(numeric), np.ravel(backprop)
+    numeric, backprop = xp.ravel(numeric), xp.ravel(backprop)
     fig = Figure(figsize=(5, 5))
     ax = fig.add_subplot(1, 1, 1)
     low = float(min(numeric.min(), backprop.min()))
