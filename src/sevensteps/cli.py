@@ -207,6 +207,7 @@ class ProgressPrinter:
     def __init__(self, show_rows: bool, show_bar: bool):
         self.show_rows, self.show_bar = show_rows, show_bar
         self.header_done = False
+        self.last_drawn = 0.0
 
     def before_epoch(self, learn: Any) -> None:
         self.n_batches = -(-len(learn.train_y) // learn.settings.batch_size)
@@ -215,7 +216,9 @@ class ProgressPrinter:
             self.header_done = True
 
     def after_batch(self, learn: Any) -> None:
-        if self.show_bar:
+        now = time.monotonic()
+        if self.show_bar and now - self.last_drawn > 0.1:  # at most ten redraws a second
+            self.last_drawn = now
             done = learn.batch / self.n_batches
             bar = "#" * int(30 * done)
             loss = learn.loss_value.item()
