@@ -312,7 +312,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     rules = StopRules(args.epochs, args.patience, args.time_limit)
 
+    received: list[int] = []
+
     def on_signal(signum: int, frame: Any) -> None:
+        received.append(signum)
         learner.request_stop(f"interrupted by {signal.Signals(signum).name}")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -360,7 +363,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"Report: {summary['report']}")
         if result.interrupted:
             print(f"Resume with: sevensteps train --resume {run_dir}")
-    return 130 if result.interrupted else 0
+    return 128 + received[0] if result.interrupted and received else 0  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 # ---------------------------------------------------------------- baseline
