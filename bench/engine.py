@@ -38,8 +38,9 @@ def compare(x, y, vx, vy, batch_size: int, repeats: int, lr: float) -> list[Row]
     torch_opt = torch.optim.SGD(theirs.parameters(), lr=lr)
     rng = np.random.default_rng(0)
     orders = [rng.permutation(len(x)) for _ in range(repeats + 1)]  # the warm-up epoch, then the timed ones
-    epochs_done = {"sevensteps": 0, "pytorch": 0, "floor": 0}
-    w1, _, w2, _ = (p.numpy().copy() for p in ours.parameters())
+    epochs_done = {"sevensteps": 0, "pytorch": 0, "floor": 0, "floor, other layout": 0}
+    w1, _, w2, _ = (np.asfortranarray(p.numpy()) for p in ours.parameters())  # the engine's layout
+    w1c, w2c = np.ascontiguousarray(w1), np.ascontiguousarray(w2)
     g1, g2 = np.ones((batch_size, 128), np.float32), np.ones((batch_size, 10), np.float32)
 
     def batches(engine: str):
@@ -64,18 +65,32 @@ def compare(x, y, vx, vy, batch_size: int, repeats: int, lr: float) -> list[Row]
             torch_opt.zero_grad()
 
     def matmul_floor():
-        """The five matrix products of one step (two forward, three backward), nothing else."""
+        """The five matrix products of one step (two forward, three backward), nothing else, in the
+        engine's layout: column-major weights, weight gradients as (xᵀ @ g)ᵀ."""
         for index in batches("floor"):
             xb = x[index]
             n = len(xb)
             h = xb @ w1.T
             _ = h @ w2.T
-            _ = g2[:n].T @ h
+            _ = (h.T @ g2[:n]).T
             _ = g2[:n] @ w2
+            _ = (xb.T @ g1[:n]).T
+
+    def matmul_floor_other_layout():
+        """The same products with row-major weights (PyTorch's layout): the floor is the faster of the two."""
+        for index in batches("floor, other layout"):
+            xb = x[index]
+            n = len(xb)
+            h = xb @ w1c.T
+            _ = h @ w2c.T
+            _ = g2[:n].T @ h
+            _ = g2[:n] @ w2c
             _ = g1[:n].T @ xb
 
-    times = alternate({"sevensteps": sevensteps_epoch, "pytorch": pytorch_epoch, "floor": matmul_floor}, repeats)
-    ours_t, torch_t, floor_t = (median(times[k]) for k in ("sevensteps", "pytorch", "floor"))
+    times = alternate({"sevensteps": sevensteps_epoch, "pytorch": pytorch_epoch, "floor": matmul_floor,
+                       "floor, other layout": matmul_floor_other_layout}, repeats)
+    ours_t, torch_t = median(times["sevensteps"]), median(times["pytorch"])
+    floor_t = min(median(times["floor"]), median(times["floor, other layout"]))
     with ss.no_grad(), torch.no_grad():
         ours_acc = float((ours(ss.Tensor(vx)).numpy().argmax(1) == vy).mean())
         torch_acc = float((theirs(torch.from_numpy(vx)).numpy().argmax(1) == vy).mean())

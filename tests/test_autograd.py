@@ -206,3 +206,28 @@ def test_loss_shape_checks():
         F.cross_entropy(ss.zeros(2, 3), ss.tensor([0, 3]))
     with pytest.raises(ValueError, match="reduction"):
         F.mse_loss(ss.zeros(2), ss.zeros(2), reduction="avg")
+
+
+def test_grads_never_share_memory_with_the_seed_or_each_other():
+    w = ss.tensor([1.0, 2.0], requires_grad=True)
+    seed = np.ones(2, dtype=np.float32)
+    (w + 0.0).backward(ss.Tensor(seed))
+    seed[0] = 100
+    assert w.grad.tolist() == [1.0, 1.0]
+    a = ss.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = ss.tensor([1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    c = ss.tensor([1.0, 2.0, 3.0, 4.0])
+    ((a.reshape(4) + b) * c).sum().backward()  # a gets a view of the array b gets
+    a.grad.data[...] = 0
+    assert b.grad.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_linear_weight_keeps_its_layout_through_training():
+    layer = ss.nn.Linear(5, 3)
+    opt = ss.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):
+        layer(ss.randn(4, 5)).sum().backward()
+        assert layer.weight.grad.shape == (3, 5)
+        opt.step()
+        opt.zero_grad()
+    assert layer.weight.shape == (3, 5) and layer.weight.data.flags.f_contiguous

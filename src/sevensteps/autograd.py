@@ -194,12 +194,13 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=root.dtype)
         if seed.shape != root.shape:
             raise RuntimeError(f"gradient has shape {seed.shape}, but the output has shape {root.shape}")
+    # Memory already handed out: the seed may be the caller's own array, so a .grad must never share it.
+    given_to_leaves: set[int] = {id(_owner(seed))}
     if root._ctx is None:
-        _accumulate(root, seed, set())
+        _accumulate(root, seed, given_to_leaves)
         return
 
     grads: dict[int, Any] = {id(root): seed}
-    given_to_leaves: set[int] = set()
     for node in reversed(_topological_order(root)):
         grad = grads.pop(id(node), None)
         ctx = node._ctx
@@ -223,18 +224,25 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             ctx.free()
 
 
+def _owner(array: Any) -> Any:
+    """The array that owns the memory ``array`` looks at (itself, unless it is a view)."""
+    while isinstance(array.base, xp.ndarray):
+        array = array.base
+    return array
+
+
 def _accumulate(leaf: Tensor, grad: Any, given_to_leaves: set[int]) -> None:
     """``leaf.grad += grad``, PyTorch's way: the first gradient is stored, later ones are added.
 
-    A gradient array may be shared (``a + b`` hands the same array to both) or a read-only broadcast
-    view; such arrays are copied so that each ``.grad`` owns its memory and can be changed in place.
+    A gradient may share memory with another leaf's (``a + b`` hands the same array to both), or be a
+    read-only broadcast view; those are copied, so that each ``.grad`` can be changed in place alone.
     """
     if grad.dtype != leaf.data.dtype:
         grad = grad.astype(leaf.data.dtype)
     if leaf.grad is None:
-        if id(grad) in given_to_leaves or not (grad.flags.owndata and grad.flags.writeable):
-            grad = grad.copy()
-        given_to_leaves.add(id(grad))
+        if id(_owner(grad)) in given_to_leaves or not grad.flags.writeable:
+            grad = grad.copy(order="K")
+        given_to_leaves.add(id(_owner(grad)))
         leaf.grad = Tensor(grad)
     else:
         leaf.grad = Tensor(leaf.grad.data + grad)

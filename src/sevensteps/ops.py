@@ -518,9 +518,10 @@ class LogSoftmax(Function):
 
 
 class Linear(Function):
-    """out = x @ Wᵀ + b (one layer);  ∂x = g @ W,  ∂W = gᵀ @ x,  ∂b = Σ g over the batch.
+    """out = x @ Wᵀ + b (one layer);  ∂x = g @ W,  ∂W = gᵀ @ x = (xᵀ @ g)ᵀ,  ∂b = Σ g over the batch.
 
-    One op instead of three (transpose, matmul, add) and no ∂x when x is data that needs none.
+    One op instead of three (transpose, matmul, add) and no ∂x when x is data that needs none. ∂W is
+    computed as (xᵀ @ g)ᵀ: the same numbers in column-major order, the layout ``nn.Linear`` keeps W in.
     """
 
     @staticmethod
@@ -537,7 +538,7 @@ class Linear(Function):
         needs_x, needs_w, needs_b = (ctx.needs_input_grad + (False,))[:3]
         g2 = g.reshape(-1, g.shape[-1])
         grad_x = xp.matmul(g, weight) if needs_x else None
-        grad_w = xp.matmul(g2.T, x.reshape(-1, x.shape[-1])) if needs_w else None
+        grad_w = xp.matmul(x.reshape(-1, x.shape[-1]).T, g2).T if needs_w else None
         grad_b = g2.sum(axis=0) if needs_b else None
         return grad_x, grad_w, grad_b
 
