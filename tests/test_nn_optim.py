@@ -149,3 +149,19 @@ def test_gradcheck_catches_a_wrong_gradient():
 
     result = ss.gradcheck(lambda t: WrongSquare.apply(t).sum(), [ss.tensor([1.0, 2.0], requires_grad=True)])
     assert result.max_abs_error > 0.5 and not result.ok()
+
+
+def test_gradcheck_of_a_whole_mlp_with_column_major_weights():
+    model = nn.Sequential(nn.Linear(12, 7, generator=ss.Generator(0)), nn.ReLU(), nn.Linear(7, 1))
+    x = ss.randn(16, 12, generator=ss.Generator(1)).double()
+    y = (ss.rand(16, 1, generator=ss.Generator(2)) > 0.5).long()
+    params = list(model.parameters())
+    assert params[0].data.flags.f_contiguous and not params[0].data.flags.c_contiguous
+
+    def loss(w1, b1, w2, b2):
+        return F.mnist_loss(F.linear(F.linear(x, w1, b1).relu(), w2, b2), y)
+
+    result = ss.gradcheck(loss, params)
+    assert result.count == 12 * 7 + 7 + 7 + 1
+    assert result.max_abs_error < 1e-8, result
+    assert all(np.abs(n).max() > 0 for n in result.numeric)

@@ -62,7 +62,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     ``fn(*inputs)`` may return any shape; a non-scalar output is projected on a fixed random vector
     (this checks the vector-Jacobian product backprop computes). Inputs are converted to float64 copies.
     """
-    inputs = [Tensor(t.data.astype(xp.float64), requires_grad=t.requires_grad) for t in inputs]
+    # Row-major float64 copies: nudging goes through a flat view, which only a contiguous array has.
+    inputs = [Tensor(xp.array(t.data, dtype=xp.float64, order="C"), requires_grad=t.requires_grad) for t in inputs]
     wanted = [t for t in inputs if t.requires_grad]
     if not wanted:
         raise ValueError("gradcheck needs at least one input with requires_grad=True")
@@ -82,8 +83,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     numeric = []
     with no_grad():
         for t in wanted:
-            grad = xp.zeros_like(t.data)
-            flat, flat_grad = t.data.reshape(-1), grad.reshape(-1)
+            grad = xp.zeros(t.shape, dtype=xp.float64)
+            flat, flat_grad = t.data.reshape(-1), grad.reshape(-1)  # views: both arrays are row-major
             for i in range(flat.size):
                 original = flat[i]
                 flat[i] = original + eps
