@@ -175,9 +175,23 @@ def test_evaluate_prints_accuracy_and_confusion(trained):
     (["evaluate", "--model", "missing.safetensors"], ["missing.safetensors", "no such model file"]),
     (["predict", "nothing.png", "--model", "missing.safetensors"], ["missing.safetensors"]),
     (["gradcheck", "--digits", "0-4"], ["two --digits"]),
+    (["train", "--epochs", "1", "--out", "occupied"], ["occupied"]),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, args, fragments):
+    (tmp_path / "occupied").write_text("a file where the runs folder should go")
     assert_clean_error(run(*args, cwd=tmp_path, check_ok=False), *fragments)
+
+
+def test_resume_from_a_damaged_run_folder_is_a_clear_error(trained, tmp_path):
+    import shutil
+
+    cwd, summary = trained
+    run_dir = tmp_path / "copy"
+    shutil.copytree(cwd / summary["run_dir"], run_dir)
+    (run_dir / "config.json").unlink()
+    assert_clean_error(run("train", "--resume", run_dir, cwd=tmp_path, check_ok=False), "config.json")
+    (run_dir / "checkpoint.safetensors").write_bytes(b"garbage")
+    assert_clean_error(run("train", "--resume", run_dir, cwd=tmp_path, check_ok=False), "checkpoint.safetensors")
 
 
 def test_bad_model_and_image_files_are_clear_errors(trained, tmp_path):

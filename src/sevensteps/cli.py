@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, DataError, ModelFileError) as error:
         print(f"sevensteps: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # the file system said no: a folder that is a file, no permission, disk full
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"sevensteps: error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("sevensteps: interrupted", file=sys.stderr)
         return 130
@@ -251,6 +255,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .baseline import PixelSimilarity
     from .files import atomic_write_text
     from .learner import Learner, Settings, StopRules, WeightSnapshots
+    from .serialize import CHECKPOINT_FORMAT
     from .serialize import load as load_file
 
     resume_dir = Path(args.resume) if args.resume else None
@@ -258,10 +263,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint = resume_dir / "checkpoint.safetensors"
         if not checkpoint.is_file():
             raise UsageError(f"{resume_dir}: no checkpoint.safetensors to resume from")
-        _, meta = load_file(checkpoint)
-        saved = json.loads((resume_dir / "config.json").read_text())
-        args.data, args.valid, args.digits = saved["data"], saved["valid"], saved["digits"]
-        settings = Settings(**meta["settings"])
+        _, meta = load_file(checkpoint, CHECKPOINT_FORMAT)
+        try:
+            saved = json.loads((resume_dir / "config.json").read_text())
+            args.data, args.valid, args.digits = saved["data"], saved["valid"], saved["digits"]
+            settings = Settings(**meta["settings"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UsageError(f"{resume_dir}: config.json is missing or damaged ({error}); cannot resume") from error
         # Stop rules not given again are the interrupted run's own.
         saved_rules = saved.get("rules", {})
         args.epochs = args.epochs or saved_rules.get("epochs", 20)
