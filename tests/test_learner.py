@@ -75,8 +75,17 @@ def test_cancel_batch_skips_the_step(splits):
     learner = Learner(splits, callbacks=[SkipSteps()])
     learner.init()
     start = weights(learner)
-    learner.fit(StopRules(epochs=1), resume=True)
+    result = learner.fit(StopRules(epochs=1), resume=True)
     assert all(np.array_equal(start[k], v) for k, v in weights(learner).items())
+    assert np.isnan(result.history[0].train_loss)  # no batch finished: no training loss to report
+
+    class SkipFirst:
+        def before_step(self, learn):
+            if learn.batch == 1:
+                raise CancelBatchException
+
+    result = Learner(splits, callbacks=[SkipFirst()]).fit(StopRules(epochs=1))
+    assert np.isfinite(result.history[0].train_loss)
 
 
 def test_cancel_fit_from_a_callback_reports_why(splits):
@@ -109,10 +118,15 @@ def test_early_stopping_restores_the_best_weights(splits):
     assert result.best_epoch == max(result.history, key=lambda e: e.valid_accuracy).epoch
 
 
-def test_time_limit_stops_and_says_so(splits):
-    result = Learner(splits, Settings(batch_size=16)).fit(StopRules(epochs=10_000, time_limit=0.3))
+def test_time_limit_stops_and_says_so(splits, tmp_path):
+    learner = Learner(splits, Settings(batch_size=16))
+    result = learner.fit(StopRules(epochs=10_000, time_limit=0.3), checkpoint=tmp_path / "c.safetensors")
     assert "time limit of 0.3s" in result.stopped_because
     assert len(result.history) < 10_000
+    resumed = Learner(splits, Settings(batch_size=16))  # more time: it goes on from where it stopped
+    resumed.load_checkpoint(tmp_path / "c.safetensors")
+    more = resumed.fit(StopRules(epochs=10_000, time_limit=0.6), resume=True)
+    assert len(more.history) > len(result.history) and "time limit of 0.6s" in more.stopped_because
 
 
 def test_non_finite_loss_stops_at_once_and_keeps_good_weights():

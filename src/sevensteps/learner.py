@@ -82,7 +82,12 @@ class Epoch:
     partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "valid_loss": self.valid_loss,
+        """As JSON wants it: a loss that is not a finite number (no batch finished) becomes None."""
+
+        def number(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        return {"epoch": self.epoch, "train_loss": number(self.train_loss), "valid_loss": number(self.valid_loss),
                 "valid_accuracy": self.valid_accuracy, "seconds": self.seconds, "partial": self.partial}
 
 
@@ -208,30 +213,35 @@ class Learner:
             self.epoch += 1
             epoch_start = time.perf_counter()
             self.event("before_epoch")
-            total, count, partial = 0.0, 0, False
+            total, count, partial, out_of_time = 0.0, 0, False, False
             try:
                 for self.batch, (xb, yb) in enumerate(loader, start=1):
-                    total += self.one_batch(xb, yb) * len(xb)
-                    count += len(xb)
+                    loss = self.one_batch(xb, yb)
+                    if loss is not None:  # None: a callback cancelled the batch
+                        total += loss * len(xb)
+                        count += len(xb)
                     if self._stop_request:
                         raise CancelFitException(self._stop_request)
                     if rules.time_limit is not None and time.perf_counter() - started > rules.time_limit:
-                        partial = self.batch < len(loader)
+                        partial, out_of_time = self.batch < len(loader), True
                         break
             except CancelEpochException:
                 partial = True
             valid_loss, valid_accuracy = self.validate()
-            self.history.append(Epoch(self.epoch, total / max(count, 1), valid_loss, valid_accuracy,
-                                      time.perf_counter() - epoch_start, partial))
+            self.history.append(Epoch(self.epoch, total / count if count else float("nan"), valid_loss,
+                                      valid_accuracy, time.perf_counter() - epoch_start, partial))
             self._remember(valid_accuracy)
             self.event("after_epoch")
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
+            if out_of_time:
+                return f"time limit of {rules.time_limit:g}s reached during epoch {self.epoch}"
 
     def stop(self, rules: StopRules, started: float) -> str | None:
-        """Step 7: a reason to stop (enough epochs, no longer improving, out of time), or None."""
-        if self.history and self.history[-1].partial and rules.time_limit is not None:
-            return f"time limit of {rules.time_limit:g}s reached during epoch {self.epoch}"
+        """Step 7: a reason to stop (enough epochs, no longer improving, out of time), or None.
+
+        Asked before each epoch; running out of time in the middle of one is caught by ``repeat``.
+        """
         if rules.time_limit is not None and time.perf_counter() - started > rules.time_limit:
             return f"time limit of {rules.time_limit:g}s reached after epoch {self.epoch}"
         if rules.patience is not None and self.best is not None and self.epoch - self.best[1] >= rules.patience:
@@ -243,8 +253,8 @@ class Learner:
 
     # ------------------------------------------------------------ around the steps
 
-    def one_batch(self, xb: Tensor, yb: Tensor) -> float:
-        """Steps 2 to 5 on one batch; returns the batch's loss."""
+    def one_batch(self, xb: Tensor, yb: Tensor) -> float | None:
+        """Steps 2 to 5 on one batch; returns the batch's loss, or None if a callback cancelled it."""
         try:
             self.event("before_batch")
             preds = self.predict(xb)
@@ -254,7 +264,7 @@ class Learner:
             self.event("after_batch")
         except CancelBatchException:
             self.opt.zero_grad()
-            return float("nan")
+            return None
         return loss.item()
 
     @no_grad()
@@ -388,7 +398,7 @@ class Learner:
         groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["optimizer_groups"]]
         self.opt.load_state_dict({"state": state, "param_groups": groups})
         self.generator.set_state(meta["generator"])
-        self.history = [Epoch(**e) for e in meta["history"]]
+        self.history = [Epoch(**{k: float("nan") if v is None else v for k, v in e.items()}) for e in meta["history"]]
         self.epoch = meta["epoch"]
         self._last_good = _copy_state(self.model.state_dict())
         if meta["best"] is not None:

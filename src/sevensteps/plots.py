@@ -106,8 +106,11 @@ def training_curves(history: list[dict[str, Any]], baseline_accuracy: float | No
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(10, 3.8))
     loss_ax, acc_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="training loss", markersize=3)
-    loss_ax.plot(epochs, [h["valid_loss"] for h in history], "s-", label="validation loss", markersize=3)
+    def losses(key: str) -> list[float]:
+        return [xp.nan if h[key] is None else h[key] for h in history]  # a gap where there is no loss
+
+    loss_ax.plot(epochs, losses("train_loss"), "o-", label="training loss", markersize=3)
+    loss_ax.plot(epochs, losses("valid_loss"), "s-", label="validation loss", markersize=3)
     loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
     loss_ax.legend()
     loss_ax.grid(alpha=0.3)

@@ -144,7 +144,10 @@ def build_report(run_dir: Path, splits: Any = None) -> Path:
     config_rows += [[k.replace("_", " "), v] for k, v in settings.items()]
     counts = [[name, data["train_counts"][str(label)], data["valid_counts"][str(label)]]
               for name, label in zip(data["classes"], data["labels"], strict=True)]
-    history = [[h["epoch"], f"{h['train_loss']:.4f}", f"{h['valid_loss']:.4f}", pct(h["valid_accuracy"]),
+    def loss(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
+    history = [[h["epoch"], loss(h["train_loss"]), loss(h["valid_loss"]), pct(h["valid_accuracy"]),
                 f"{h['seconds']:.3f}s"] for h in summary["history"]]
     figures_html = ""
     for name in FIGURES:
