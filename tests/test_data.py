@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,11 +55,17 @@ def test_sample_has_5000_real_digits_500_per_class():
     assert data.counts() == {d: 500 for d in range(10)}
 
 
-def test_sample_loads_fast_after_first_use():
-    load_sample()
-    start = time.perf_counter()
-    load_sample()
-    assert time.perf_counter() - start < 1.0
+def test_sample_is_parsed_once_then_read_from_the_cache(monkeypatch):
+    from sevensteps.data import sample
+
+    first = load_sample()
+
+    def no_parsing(path):
+        raise AssertionError("the CSV was parsed again instead of read from the cache")
+
+    monkeypatch.setattr(sample, "parse_csv", no_parsing)
+    again = load_sample()
+    assert np.array_equal(first.images, again.images) and np.array_equal(first.labels, again.labels)
 
 
 def test_sample_split_is_stratified_deterministic_and_disjoint():
@@ -206,15 +211,22 @@ def test_fastai_style_folders_train_and_valid(tmp_path):
                        np.sort(pixels[:20][ordered].reshape(20, -1) / 255, axis=0), atol=1e-6)
 
 
-def test_flat_folder_is_split_and_cached(tmp_path):
+def test_flat_folder_is_split_and_cached(tmp_path, monkeypatch):
+    from sevensteps.data import images as images_module
+
     pixels, labels = fake_digits(50)
     write_png_folder(tmp_path / "digits", pixels, labels)
     first = load_splits(tmp_path / "digits")
     assert len(first.train) == 40 and len(first.valid) == 10
-    start = time.perf_counter()
+    decode = images_module._decode
+
+    def no_decoding(path, notes):
+        raise AssertionError(f"{path} was decoded again instead of read from the cache")
+
+    monkeypatch.setattr(images_module, "_decode", no_decoding)
     again = load_splits(tmp_path / "digits")
-    assert time.perf_counter() - start < 1.0
     assert np.array_equal(first.train.images, again.train.images)
+    monkeypatch.setattr(images_module, "_decode", decode)
     # a changed folder is read again, not served stale from the cache
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "digits" / "3" / "extra.png")
     assert len(load_splits(tmp_path / "digits").train) + len(load_splits(tmp_path / "digits").valid) == 51
