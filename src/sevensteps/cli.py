@@ -556,7 +556,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .backend import xp
     from .data import load_source, stratified_split
     from .learner import load_model
-    from .models import probabilities
+    from .models import confusion_matrix, probabilities
 
     path = find_model(args.model)
     model, meta = load_model(path)
@@ -569,7 +569,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.data}: has no images of the model's classes {meta['class_names']}")
     probs = probabilities(model, data.images.reshape(len(data), -1), len(classes))
     predicted = xp.asarray(classes)[probs.argmax(axis=-1)]
-    confusion = [[int(((data.labels == t) & (predicted == p)).sum()) for p in classes] for t in classes]
+    confusion = confusion_matrix(data.labels, predicted, classes).tolist()
     per_class = {name: (confusion[i][i] / max(sum(confusion[i]), 1)) for i, name in enumerate(meta["class_names"])}
     accuracy = float((predicted == data.labels).mean())
     if args.json:

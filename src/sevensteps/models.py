@@ -43,3 +43,17 @@ def probabilities(model: nn.Module, images: Any, n_classes: int) -> Any:
             p = out.reshape(-1).sigmoid().data
             return xp.stack([p, 1 - p], axis=-1)
         return out.softmax(-1).data
+
+
+def class_index(labels: Any, classes: list[int]) -> Any:
+    """Each label's position in ``classes`` (-1 for a label not among them)."""
+    lookup = xp.full(max(classes) + 1, -1, dtype=xp.int64)
+    lookup[classes] = xp.arange(len(classes))
+    return lookup[labels]
+
+
+def confusion_matrix(labels: Any, predicted: Any, classes: list[int]) -> Any:
+    """counts[i, j]: how many images of ``classes[i]`` were called ``classes[j]``."""
+    matrix = xp.zeros((len(classes), len(classes)), dtype=xp.int64)
+    xp.add.at(matrix, (class_index(labels, classes), class_index(predicted, classes)), 1)
+    return matrix

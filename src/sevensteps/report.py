@@ -33,7 +33,7 @@ def make_figures(run_dir: Path, splits: Any = None) -> dict[str, Path]:
     from .baseline import PixelSimilarity
     from .data import load_splits, parse_digits
     from .learner import WeightSnapshots, load_model
-    from .models import probabilities
+    from .models import class_index, confusion_matrix, probabilities
 
     config = json.loads((run_dir / "config.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -66,11 +66,9 @@ def make_figures(run_dir: Path, splits: Any = None) -> dict[str, Path]:
     images = splits.valid.images
     probs = probabilities(model, images.reshape(len(images), -1), len(splits.classes))
     predicted = probs.argmax(axis=-1)
-    order_of = {c: i for i, c in enumerate(splits.classes)}
-    truth = xp.asarray([order_of[int(label)] for label in splits.valid.labels])
+    truth = class_index(splits.valid.labels, splits.classes)
     k = len(splits.classes)
-    matrix = xp.zeros((k, k), dtype=int)
-    xp.add.at(matrix, (truth, predicted), 1)
+    matrix = confusion_matrix(splits.valid.labels, xp.asarray(splits.classes)[predicted], splits.classes)
     figures["confusion"] = plots.confusion_matrix(matrix, names)
     wrong = xp.flatnonzero(predicted != truth)
     confidence = probs[wrong, predicted[wrong]]

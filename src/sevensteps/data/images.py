@@ -14,7 +14,7 @@ from typing import Any
 
 from ..backend import xp
 from ..files import atomic_path, home_dir
-from .dataset import IMAGE_SHAPE, DataError, Dataset, stratified_split
+from .dataset import IMAGE_SHAPE, DataError, Dataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
 
@@ -121,4 +121,4 @@ def read_image_folder(folder: Path) -> tuple[Dataset | None, Dataset | None]:
     return read_class_folder(folder), None
 
 
-__all__ = ["is_image_folder", "read_class_folder", "read_image_folder", "stratified_split"]
+__all__ = ["is_image_folder", "read_class_folder", "read_image_folder"]
