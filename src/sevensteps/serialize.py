@@ -349,13 +349,19 @@ CHECKPOINT_METADATA = Record(
      "epoch": integer(0, MAX_EPOCHS), "history": list_of(_EPOCH, max_length=MAX_EPOCHS),
      "generator": generator_state(), "optimizer_groups": list_of(_OPTIMIZER_GROUP, min_length=1, max_length=100),
      "optimizer_scalars": mapping(mapping(number())),
-     "best": list_of(number(allow_none=True), min_length=2, max_length=2, allow_none=True)},
-    rules=(lambda meta: _best_epoch_is_an_integer(meta.get("best")),),
+     "best": lambda best: _best(best)},
 )
 KNOWN_SCHEMAS = {FORMAT: MODEL_METADATA, CHECKPOINT_FORMAT: CHECKPOINT_METADATA}
 
 
-def _best_epoch_is_an_integer(best: Any) -> Problem:
-    if isinstance(best, list) and len(best) == 2 and integer(0, MAX_EPOCHS)(best[1]) is not None:
-        return ".best[1]", f"must be the epoch of the best weights (an integer), not {_shown(best[1])}"
+def _best(best: Any) -> Problem:
+    """null, or [the best value of the watched metric, the epoch it was reached]."""
+    if best is None:
+        return None
+    if not isinstance(best, list) or len(best) != 2:
+        return "", f"must be a list [value, epoch] or null, not {_shown(best)}"
+    if (problem := number(allow_none=True)(best[0])) is not None:
+        return "[0]", problem[1]
+    if integer(0, MAX_EPOCHS)(best[1]) is not None:
+        return "[1]", f"must be the epoch of the best weights (an integer), not {_shown(best[1])}"
     return None
