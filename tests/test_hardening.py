@@ -492,3 +492,35 @@ def test_permission_denied_names_the_users_file_not_the_temporary_one(tmp_path, 
     message = one_line(error, f"{tmp_path / 'plot.png'}: cannot write it: permission denied")
     assert ".tmp" not in message
     assert isinstance(error.value, OSError) and error.value.filename == str(tmp_path / "plot.png")
+
+
+def test_writing_over_a_folder_names_the_users_path(tmp_path):
+    """`gradcheck --plot DIR` named its temporary file; now the message names DIR and says what to do."""
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    with pytest.raises(FileWriteError) as error:
+        atomic_write_text(folder, "x")
+    one_line(error, f"{folder}: cannot write it: it is a folder; give a file name")
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+def test_large_photo_is_shrunk_before_the_float_steps(tmp_path):
+    """A 4000×3000 photo of a dark 7 on white paper: recognised as ink, with memory far below its float size."""
+    page = np.full((3000, 4000), 235, np.uint8)
+    page[600:700, 1200:2800] = 20  # the bar of a 7
+    for row in range(700, 2400):
+        column = 2800 - (row - 700) * 900 // 1700
+        page[row, column - 50:column + 50] = 20
+    path = tmp_path / "photo.png"
+    Image.fromarray(page).save(path)
+    tracemalloc.start()
+    try:
+        digit = load_digit_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    small = tmp_path / "small.png"
+    Image.fromarray(page).resize((400, 300), Image.Resampling.BOX).save(small)
+    assert digit.shape == (28, 28) and digit.dtype == np.float32 and digit.max() > 0.9
+    assert np.abs(digit - load_digit_image(small)).mean() < 0.02  # the same 7 as from a small copy
+    assert peak < 4000 * 3000 * 4  # never the whole photo as float32 (48 MB)

@@ -17,7 +17,9 @@ _WRITE_PROBLEMS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.EROFS: "the file system is read-only",
+    errno.EISDIR: "it is a folder; give a file name",
 }
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class FileWriteError(OSError):
@@ -48,8 +50,9 @@ def write_error(path: os.PathLike | str, error: OSError) -> FileWriteError:
     if isinstance(error, FileWriteError):
         return error
     problem = _WRITE_PROBLEMS.get(error.errno or 0) or error.strerror or str(error)
-    return FileWriteError(error.errno or 0, f"cannot write it: {problem}; any previous version is intact",
-                          display(path))
+    if error.errno in _FULL:
+        problem += "; any previous version is intact"
+    return FileWriteError(error.errno or 0, f"cannot write it: {problem}", display(path))
 
 
 @contextlib.contextmanager

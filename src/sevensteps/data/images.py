@@ -41,7 +41,9 @@ def open_image(path: Path) -> Iterator[Any]:
         raise DataError(f"{where}: no such image file") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DataError(f"{where}: too many pixels ({' '.join(str(error).split())})") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except UnidentifiedImageError as error:
+        raise DataError(f"{where}: not a readable image (an unknown format, or damaged)") from error
+    except (OSError, SyntaxError, ValueError) as error:
         raise DataError(f"{where}: not a readable image ({' '.join(str(error).split())})") from error
     with image:
         width, height = image.size

@@ -7,6 +7,7 @@ polarity (dark on light or light on dark) goes through the same steps here.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .dataset import DataError
 from .images import open_image
 
 INK_THRESHOLD = 0.2
+WORKING_SIZE = 1024  # larger images are shrunk to this many pixels a side first; the digit ends up 20×20 anyway
 
 
 def load_digit_image(path: Path) -> Any:
@@ -30,8 +32,11 @@ def load_digit_image(path: Path) -> Any:
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             background = Image.new("RGBA", image.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, image.convert("RGBA"))
-        gray = xp.asarray(image.convert("L"), dtype=xp.uint8)  # bytes, not floats: a quarter of the memory
-    return to_mnist(gray.astype(xp.float32) / 255, display(path))
+        gray = image.convert("L")
+        if max(gray.size) > WORKING_SIZE:  # a phone photo: average blocks of pixels before any float copy
+            gray = gray.reduce(math.ceil(max(gray.size) / WORKING_SIZE))
+        pixels = xp.asarray(gray, dtype=xp.float32) / 255
+    return to_mnist(pixels, display(path))
 
 
 def to_mnist(gray: Any, name: str = "image") -> Any:
