@@ -312,6 +312,7 @@ def test_nan_or_infinite_weights_are_refused(trained_run, tmp_path, fill):
     with pytest.raises(ModelFileError) as error:
         serialize.load(bad, serialize.FORMAT)
     one_line(error, str(bad), "'1.weight'", "NaN or infinite")
+    assert not np.isfinite(serialize.load(bad, serialize.FORMAT, finite=False)[0]["1.weight"]).any()  # on purpose
     bad = rewrite(checkpoint, tmp_path / "checkpoint.safetensors", {"optim.0.exp_avg": weight})
     with pytest.raises(ModelFileError) as error:
         serialize.load(bad, serialize.CHECKPOINT_FORMAT)
@@ -524,3 +525,25 @@ def test_large_photo_is_shrunk_before_the_float_steps(tmp_path):
     assert digit.shape == (28, 28) and digit.dtype == np.float32 and digit.max() > 0.9
     assert np.abs(digit - load_digit_image(small)).mean() < 0.02  # the same 7 as from a small copy
     assert peak < 4000 * 3000 * 4  # never the whole photo as float32 (48 MB)
+
+
+def test_python_api_arguments_are_checked(tmp_path):
+    from sevensteps.data import write_idx
+    from sevensteps.data.dataset import Dataset, stratified_split
+    from sevensteps.data.download import RemoteFile, fetch
+
+    with pytest.raises(ValueError, match=r"values must be integers from 0 to 255, got int64 from 0 to 300"):
+        write_idx(tmp_path / "x-labels-idx1-ubyte", np.array([0, 300]))
+    with pytest.raises(ValueError, match=r"got float64"):
+        write_idx(tmp_path / "x-labels-idx1-ubyte", np.array([0.5]))
+    assert not (tmp_path / "x-labels-idx1-ubyte").exists()
+    data = Dataset(np.zeros((4, 28, 28), np.float32), np.array([3, 7, 3, 7]), "four")
+    with pytest.raises(DataError, match=r"split seed must be a non-negative integer, not -1"):
+        stratified_split(data, 0.5, seed=-1)
+    for bad in ({"deadline": float("nan")}, {"max_bytes": 0}, {"timeout": -1}):
+        with pytest.raises(ValueError, match=r"must be a positive number"):
+            fetch(RemoteFile("f.bin", 1, "0" * 32, ()), tmp_path, log=quiet, **bad)
+
+
+def quiet(message: str) -> None:
+    pass

@@ -68,6 +68,7 @@ def load(
     expect_shapes: Shapes | Callable[[dict[str, Any]], Shapes] | None = None,
     dtype: str | None = "float32",
     schema: Record | None = None,
+    finite: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(arrays, metadata) from a file written by :func:`save`, every part checked; damage is a ModelFileError.
 
@@ -77,7 +78,8 @@ def load(
     - ``expect_shapes``: tensors that must be present with exactly these shapes; a function of the (checked)
       metadata may compute them, e.g. from the recorded architecture. Checked before any tensor is read.
     - ``dtype``: every tensor's dtype exactly (no silent casts); ``None`` accepts any.
-    Every floating-point tensor must be finite.
+    - ``finite``: every floating-point tensor must be free of NaN and infinity (``False`` to inspect a
+      diverged run's file on purpose).
     """
     from safetensors import SafetensorError, safe_open
 
@@ -97,7 +99,7 @@ def load(
         reason = " ".join(str(error).split())
         raise ModelFileError(f"{where}: not a readable safetensors file, damaged or truncated ({reason})") from error
     for name, array in arrays.items():
-        if array.dtype.kind in "fc" and not xp.isfinite(array).all():
+        if finite and array.dtype.kind in "fc" and not xp.isfinite(array).all():
             bad = int(array.size - xp.isfinite(array).sum())
             raise ModelFileError(f"{where}: tensor {name!r} holds {bad} NaN or infinite values of {array.size}; "
                                  f"the file is damaged or came from a run that diverged")

@@ -164,6 +164,9 @@ def fetch(remote: RemoteFile, folder: Path, timeout: float = DEFAULT_READ_TIMEOU
     deadline = deadline if deadline is not None else limit_from_env("SEVENSTEPS_DOWNLOAD_TIMEOUT", DEFAULT_DEADLINE)
     if max_bytes is None:
         max_bytes = int(limit_from_env("SEVENSTEPS_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+    for name, value in (("timeout", timeout), ("deadline", deadline), ("max_bytes", max_bytes)):
+        if not 0 < value < float("inf"):
+            raise ValueError(f"fetch: {name} must be a positive number, not {value!r}")
     path = Path(folder) / remote.name
     if remote.size > max_bytes:
         raise DataError(f"{remote.name} is {remote.size} bytes, more than the {max_bytes}-byte download limit "

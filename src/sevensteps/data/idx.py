@@ -133,8 +133,16 @@ def read_idx_folder(folder: Path) -> tuple[Dataset | None, Dataset | None]:
 
 
 def write_idx(path: Path, array: Any) -> None:
-    """Write unsigned bytes as IDX (gzipped if the name ends in .gz): for tests and for exporting."""
-    array = xp.ascontiguousarray(array, dtype=xp.uint8)
+    """Write unsigned bytes as IDX (gzipped if the name ends in .gz): for tests and for exporting.
+
+    Values must be whole numbers from 0 to 255 (they are stored as bytes; nothing is wrapped or rounded).
+    """
+    values = xp.asarray(array)
+    if values.dtype.kind not in "iub" or (values.size and (values.min() < 0 or values.max() > 255)):
+        raise ValueError(f"write_idx({display(path)}): values must be integers from 0 to 255, "
+                         f"got {values.dtype} from {values.min() if values.size else '-'} "
+                         f"to {values.max() if values.size else '-'}")
+    array = xp.ascontiguousarray(values, dtype=xp.uint8)
     header = bytes([0, 0, UNSIGNED_BYTE, array.ndim]) + xp.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + array.tobytes()
     atomic_write_bytes(path, gzip.compress(payload, compresslevel=1) if path.suffix == ".gz" else payload)
