@@ -297,3 +297,12 @@ def test_full_disk_while_downloading_names_the_file_and_stops(tmp_path, file_ser
     expected = f"{tmp_path / 'f.bin'}: cannot write it: the disk is full; any previous version is intact"
     assert str(error.value) == expected
     assert file_server.requests == ["/a/f.bin"] and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_stall_near_the_deadline_ends_at_the_deadline_not_the_read_timeout(tmp_path, file_server):
+    """Half the file, then silence: with a 30 s read timeout and a 1 s deadline, the deadline is what ends it."""
+    body = b"s" * 10_000
+    file_server.routes["/a/f.bin"] = ("stall", body)
+    with pytest.raises(DataError, match=r"longer than the 1 s deadline") as error:
+        fetch(remote_for(file_server, "f.bin", body, ["/a"]), tmp_path, timeout=30, deadline=1, log=quiet)
+    assert "timed out" not in str(error.value)
