@@ -547,3 +547,20 @@ def test_python_api_arguments_are_checked(tmp_path):
 
 def quiet(message: str) -> None:
     pass
+
+
+def test_odd_metadata_shapes_stay_one_line(trained_run, tmp_path):
+    """An unhashable format, JSON nested 100,000 deep, and a shapes function that the metadata breaks."""
+    _, model, _ = trained_run
+    for name, change, fragment in (("list", {"format": [1, 2]}, "is not a sevensteps-model file ([1, 2])"),
+                                   ("deep", {"hidden": "RAW:" + "[" * 100_000 + "]" * 100_000}, "nested too deeply"),
+                                   ("long", {"classes": list(range(1000))}, "not a list of 1000 items")):
+        bad = rewrite(model, tmp_path / f"{name}.safetensors", **change)
+        with pytest.raises(ModelFileError) as error:
+            serialize.load(bad, serialize.FORMAT)
+        one_line(error, fragment)
+    bad = rewrite(model, tmp_path / "list.safetensors", format=[1, 2])
+    serialize.load(bad, dtype=None)  # no format expected: an unknown format is no reason to fail
+    with pytest.raises(ModelFileError) as error:
+        serialize.load(model, serialize.FORMAT, expect_shapes=lambda meta: {"1.weight": (meta["width"], 784)})
+    one_line(error, "does not describe its tensors", "width")

@@ -111,20 +111,22 @@ def _decode_metadata(where: str, header: dict[str, str]) -> dict[str, Any]:
     for key, value in header.items():
         try:
             metadata[key] = json.loads(value)
-        except ValueError as error:
-            raise ModelFileError(f"{where}: metadata field {key!r} is not valid JSON ({error})") from error
+        except (ValueError, RecursionError) as error:
+            reason = error if isinstance(error, ValueError) else "nested too deeply"
+            raise ModelFileError(f"{where}: metadata field {key!r} is not valid JSON ({reason})") from error
     return metadata
 
 
 def _check_format_and_schema(where: str, metadata: dict[str, Any], expected_format: str | None,
                              schema: Record | None) -> None:
     if expected_format is not None and metadata.get("format") != expected_format:
-        found = metadata.get("format", "no sevensteps metadata")
-        raise ModelFileError(f"{where}: is not a {expected_format} file ({found!r})"[:300])
+        found = _shown(metadata["format"]) if "format" in metadata else "no sevensteps metadata"
+        raise ModelFileError(f"{where}: is not a {expected_format} file ({found})")
+    known = KNOWN_SCHEMAS.get(metadata["format"]) if isinstance(metadata.get("format"), str) else None
     if schema is not None:
         check_metadata(where, metadata, schema)
-    elif metadata.get("format") in KNOWN_SCHEMAS:
-        check_metadata(where, metadata, KNOWN_SCHEMAS[metadata["format"]], partial=True)
+    elif known is not None:
+        check_metadata(where, metadata, known, partial=True)
 
 
 def _check_declared(where: str, declared: dict[str, tuple[tuple[int, ...], str]], metadata: dict[str, Any],
@@ -134,7 +136,10 @@ def _check_declared(where: str, declared: dict[str, tuple[tuple[int, ...], str]]
         found = _DTYPES.get(code, code)
         if dtype is not None and found != dtype:
             raise ModelFileError(f"{where}: tensor {name!r} is {found}, expected {dtype} (never cast silently)")
-    shapes = expect_shapes(metadata) if callable(expect_shapes) else expect_shapes
+    try:
+        shapes = expect_shapes(metadata) if callable(expect_shapes) else expect_shapes
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{where}: its metadata does not describe its tensors ({error!r})") from error
     for name, shape in (shapes or {}).items():
         if name not in declared:
             raise ModelFileError(f"{where}: tensor {name!r} is missing")
@@ -162,7 +167,13 @@ Check = Callable[[Any], Problem]
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    """A value as it appears in the file, cut short: enough to recognise it in a one-line message."""
+    if isinstance(value, list | dict) and len(value) > 10:
+        return f"a{'n object' if isinstance(value, dict) else ' list'} of {len(value)} items"
+    try:
+        text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 
 
