@@ -36,29 +36,73 @@ def mnist_test_dir() -> Path:
 
 
 class FileServer:
-    """Serves ``routes``: path → bytes, or ("truncate", bytes) to close the connection half-way."""
+    """Serves ``routes``: path → bytes, or a (mode, ...) tuple for a misbehaving mirror:
+
+    - ``("truncate", body)``: announce the whole body, send half, close the connection;
+    - ``("trickle", body, delay)``: one byte every ``delay`` seconds (each read is quick, the whole is not);
+    - ``("stall", body)``: send half, then nothing until the server closes;
+    - ``("endless", chunk)``: no Content-Length, ``chunk`` after ``chunk`` until the client hangs up;
+    - ``("redirect", location)``: a 302 to ``location`` (itself, for a redirect loop);
+    - ``("slow", body, delay)``: the whole body after ``delay`` seconds (to make transfers overlap).
+
+    ``requests`` lists the paths asked for; ``sent`` counts the body bytes written per path.
+    """
 
     def __init__(self):
         self.routes: dict[str, object] = {}
         self.requests: list[str] = []
+        self.sent: dict[str, int] = {}
+        self.closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def send_body(self, data: bytes) -> None:
+                self.wfile.write(data)
+                self.wfile.flush()
+                server.sent[self.path] = server.sent.get(self.path, 0) + len(data)
+
             def do_GET(self):
                 server.requests.append(self.path)
-                body = server.routes.get(self.path)
-                if body is None:
+                route = server.routes.get(self.path)
+                if route is None:
                     self.send_error(404)
                     return
-                truncate = isinstance(body, tuple)
-                data = body[1] if truncate else body
+                mode, data, *rest = route if isinstance(route, tuple) else ("plain", route)
+                if mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", data)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
+                if mode != "endless":
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data[: len(data) // 2] if truncate else data)
-                if truncate:
-                    self.wfile.flush()
-                    self.close_connection = True
+                try:
+                    self.serve(mode, data, *rest)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, as it should
+                self.close_connection = True
+
+            def serve(self, mode: str, data: bytes, delay: float = 0.0) -> None:
+                if mode == "plain":
+                    self.send_body(data)
+                elif mode == "truncate":
+                    self.send_body(data[: len(data) // 2])
+                elif mode == "trickle":
+                    for i in range(len(data)):
+                        if server.closing.wait(delay):
+                            return
+                        self.send_body(data[i:i + 1])
+                elif mode == "stall":
+                    self.send_body(data[: len(data) // 2])
+                    server.closing.wait(60)
+                elif mode == "endless":
+                    while not server.closing.is_set():
+                        self.send_body(data)
+                elif mode == "slow":
+                    server.closing.wait(delay)
+                    self.send_body(data)
 
             def log_message(self, *args):
                 pass
@@ -69,6 +113,7 @@ class FileServer:
         self.thread.start()
 
     def close(self):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -3,50 +3,378 @@
 A model file holds the weights and what is needed to use them (model kind, classes, input size,
 normalisation, versions). A checkpoint adds the optimizer state, the random generator's state and the
 training history, so that a resumed run continues exactly where the last one stopped.
+
+Nothing read from a file is trusted: :func:`load` checks every tensor (dtype exactly as expected, no NaN
+or infinity, shapes when the caller knows them) and the metadata fields against a schema (types and
+ranges) before anything uses them, and refuses with one line naming the file and the field. A schema is
+a :class:`Record` of small checks (:func:`integer`, :func:`number`, :func:`string`, :func:`list_of`...);
+:data:`MODEL_METADATA` and :data:`CHECKPOINT_METADATA` describe the two kinds of file.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .backend import xp
-from .files import atomic_path
+from .files import atomic_path, display
 
 FORMAT = "sevensteps-model"
 CHECKPOINT_FORMAT = "sevensteps-checkpoint"
+MAX_HIDDEN = 65_536  # hidden units a model file may claim: 784 × 65,536 float32 weights are 205 MB
+MAX_EPOCHS = 10_000_000
+
+# safetensors' dtype codes and NumPy's names for them
+_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64", "BOOL": "bool",
+           "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16", "U32": "uint32", "I32": "int32",
+           "U64": "uint64", "I64": "int64"}
 
 
 class ModelFileError(Exception):
     """A model or checkpoint file that is missing, damaged, or does not fit: one line naming the file."""
 
 
+# ---------------------------------------------------------------- writing
+
+
 def save(path: Path, arrays: dict[str, Any], metadata: dict[str, Any]) -> None:
-    """Write arrays and metadata atomically (a temporary file, then a rename)."""
-    from safetensors.numpy import save_file
+    """Write arrays and metadata atomically (a temporary file, then a rename).
+
+    A full disk or a folder without permission raises :class:`sevensteps.files.FileWriteError` (an OSError)
+    naming ``path``; the previous file, if any, is left as it was.
+    """
+    from safetensors.numpy import save as to_bytes
 
     header = {key: json.dumps(value) for key, value in metadata.items()}
     contiguous = {name: xp.ascontiguousarray(array) for name, array in arrays.items()}
+    data = to_bytes(contiguous, metadata=header)  # written by Python, so a full disk is an ordinary OSError
     with atomic_path(Path(path)) as tmp:
-        save_file(contiguous, str(tmp), metadata=header)
+        tmp.write_bytes(data)
 
 
-def load(path: Path, expected_format: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(arrays, metadata) from a file written by :func:`save`; damage is a ModelFileError."""
+# ---------------------------------------------------------------- reading
+
+
+Shapes = Mapping[str, tuple[int, ...]]
+
+
+def load(
+    path: Path,
+    expected_format: str | None = None,
+    *,
+    expect_shapes: Shapes | Callable[[dict[str, Any]], Shapes] | None = None,
+    dtype: str | None = "float32",
+    schema: Record | None = None,
+    finite: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(arrays, metadata) from a file written by :func:`save`, every part checked; damage is a ModelFileError.
+
+    - ``expected_format``: the metadata's ``format`` must be this.
+    - ``schema``: the metadata must satisfy it in full (:func:`check_metadata`). Without one, the known
+      formats' fields that are present are still checked (:data:`MODEL_METADATA`, :data:`CHECKPOINT_METADATA`).
+    - ``expect_shapes``: tensors that must be present with exactly these shapes; a function of the (checked)
+      metadata may compute them, e.g. from the recorded architecture. Checked before any tensor is read.
+    - ``dtype``: every tensor's dtype exactly (no silent casts); ``None`` accepts any.
+    - ``finite``: every floating-point tensor must be free of NaN and infinity (``False`` to inspect a
+      diverged run's file on purpose).
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    where = display(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{where}: no such model file")
     try:
         with safe_open(str(path), framework="numpy") as handle:
-            header = handle.metadata() or {}
-            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
-        metadata = {key: json.loads(value) for key, value in header.items()}
+            metadata = _decode_metadata(where, handle.metadata() or {})
+            _check_format_and_schema(where, metadata, expected_format, schema)
+            declared = {name: (tuple(handle.get_slice(name).get_shape()), handle.get_slice(name).get_dtype())
+                        for name in handle.keys()}
+            _check_declared(where, declared, metadata, expect_shapes, dtype)
+            arrays = {name: handle.get_tensor(name) for name in declared}
     except (SafetensorError, OSError, ValueError) as error:
-        raise ModelFileError(f"{path}: not a readable safetensors file, damaged or truncated ({error})") from error
-    if expected_format is not None and metadata.get("format") != expected_format:
-        found = metadata.get("format", "no sevensteps metadata")
-        raise ModelFileError(f"{path}: is not a {expected_format} file ({found})")
+        reason = " ".join(str(error).split())
+        raise ModelFileError(f"{where}: not a readable safetensors file, damaged or truncated ({reason})") from error
+    for name, array in arrays.items():
+        if finite and array.dtype.kind in "fc" and not xp.isfinite(array).all():
+            bad = int(array.size - xp.isfinite(array).sum())
+            raise ModelFileError(f"{where}: tensor {name!r} holds {bad} NaN or infinite values of {array.size}; "
+                                 f"the file is damaged or came from a run that diverged")
     return arrays, metadata
+
+
+def _decode_metadata(where: str, header: dict[str, str]) -> dict[str, Any]:
+    metadata = {}
+    for key, value in header.items():
+        try:
+            metadata[key] = json.loads(value)
+        except (ValueError, RecursionError) as error:
+            reason = error if isinstance(error, ValueError) else "nested too deeply"
+            raise ModelFileError(f"{where}: metadata field {key!r} is not valid JSON ({reason})") from error
+    return metadata
+
+
+def _check_format_and_schema(where: str, metadata: dict[str, Any], expected_format: str | None,
+                             schema: Record | None) -> None:
+    if expected_format is not None and metadata.get("format") != expected_format:
+        found = _shown(metadata["format"]) if "format" in metadata else "no sevensteps metadata"
+        raise ModelFileError(f"{where}: is not a {expected_format} file ({found})")
+    known = KNOWN_SCHEMAS.get(metadata["format"]) if isinstance(metadata.get("format"), str) else None
+    if schema is not None:
+        check_metadata(where, metadata, schema)
+    elif known is not None:
+        check_metadata(where, metadata, known, partial=True)
+
+
+def _check_declared(where: str, declared: dict[str, tuple[tuple[int, ...], str]], metadata: dict[str, Any],
+                    expect_shapes: Shapes | Callable[[dict[str, Any]], Shapes] | None, dtype: str | None) -> None:
+    """Dtypes and shapes as the file's header declares them, before a byte of tensor data is read."""
+    for name, (_, code) in declared.items():
+        found = _DTYPES.get(code, code)
+        if dtype is not None and found != dtype:
+            raise ModelFileError(f"{where}: tensor {name!r} is {found}, expected {dtype} (never cast silently)")
+    try:
+        shapes = expect_shapes(metadata) if callable(expect_shapes) else expect_shapes
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{where}: its metadata does not describe its tensors ({error!r})") from error
+    for name, shape in (shapes or {}).items():
+        if name not in declared:
+            raise ModelFileError(f"{where}: tensor {name!r} is missing")
+        if declared[name][0] != tuple(shape):
+            raise ModelFileError(f"{where}: tensor {name!r} has shape {list(declared[name][0])}, "
+                                 f"expected {list(shape)} for the architecture recorded in the file")
+
+
+def check_metadata(path: Path | str, metadata: Mapping[str, Any], schema: Record, *, partial: bool = False) -> None:
+    """Raise ModelFileError naming ``path`` and the first field of ``metadata`` that ``schema`` refuses.
+
+    With ``partial``, top-level fields that are absent are not required (those present are still checked).
+    """
+    problem = schema.check(metadata, partial=partial)
+    if problem is not None:
+        field, text = problem
+        raise ModelFileError(f"{display(path)}: metadata field {field.lstrip('.')!r} {text}")
+
+
+# ---------------------------------------------------------------- the checks a schema is made of
+
+# A check returns None when the value is fine, else (where inside the value, what is wrong).
+Problem = tuple[str, str] | None
+Check = Callable[[Any], Problem]
+
+
+def _shown(value: Any) -> str:
+    """A value as it appears in the file, cut short: enough to recognise it in a one-line message."""
+    if isinstance(value, list | dict) and len(value) > 10:
+        return f"a{'n object' if isinstance(value, dict) else ' list'} of {len(value)} items"
+    try:
+        text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def integer(low: int | None = None, high: int | None = None) -> Check:
+    """An int (not a bool, not 3.0) within [low, high]."""
+
+    def check(value: Any) -> Problem:
+        if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (
+                high is not None and value > high):
+            limits = f" from {low}" * (low is not None) + f" to {high}" * (high is not None)
+            return "", f"must be an integer{limits}, not {_shown(value)}"
+        return None
+
+    return check
+
+
+def number(low: float | None = None, high: float | None = None, *, allow_none: bool = False) -> Check:
+    """A finite int or float within [low, high]; ``allow_none`` also takes null (a loss nobody measured)."""
+
+    def check(value: Any) -> Problem:
+        if value is None and allow_none:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or (
+                low is not None and value < low) or (high is not None and value > high):
+            limits = f" from {low}" * (low is not None) + f" to {high}" * (high is not None)
+            return "", f"must be a finite number{limits}{' or null' * allow_none}, not {_shown(value)}"
+        return None
+
+    return check
+
+
+def string(max_length: int = 1000, *, allow_none: bool = False) -> Check:
+    """A str of at most ``max_length`` characters."""
+
+    def check(value: Any) -> Problem:
+        if (value is None and allow_none) or (isinstance(value, str) and len(value) <= max_length):
+            return None
+        return "", f"must be a string of at most {max_length} characters, not {_shown(value)}"
+
+    return check
+
+
+def boolean() -> Check:
+    def check(value: Any) -> Problem:
+        return None if isinstance(value, bool) else ("", f"must be true or false, not {_shown(value)}")
+
+    return check
+
+
+def exactly(expected: Any) -> Check:
+    def check(value: Any) -> Problem:
+        return None if value == expected else ("", f"must be {_shown(expected)}, not {_shown(value)}")
+
+    return check
+
+
+def list_of(item: Check, *, min_length: int = 0, max_length: int | None = None, unique: bool = False,
+            allow_none: bool = False) -> Check:
+    """A list whose items all pass ``item``."""
+
+    def check(value: Any) -> Problem:
+        if value is None and allow_none:
+            return None
+        too_long = isinstance(value, list) and max_length is not None and len(value) > max_length
+        if not isinstance(value, list) or len(value) < min_length or too_long:
+            size = f"{min_length} to {max_length}" if max_length is not None else f"at least {min_length}"
+            return "", f"must be a list of {size} items, not {_shown(value)}"
+        for index, element in enumerate(value):
+            if (problem := item(element)) is not None:
+                return f"[{index}]{problem[0]}", problem[1]
+        if unique and len({json.dumps(v, sort_keys=True) for v in value}) != len(value):
+            return "", f"must not repeat an item, not {_shown(value)}"
+        return None
+
+    return check
+
+
+def mapping(value_check: Check, *, max_items: int = 10_000) -> Check:
+    """A dict with string keys whose values all pass ``value_check``."""
+
+    def check(value: Any) -> Problem:
+        if not isinstance(value, dict) or len(value) > max_items:
+            return "", f"must be an object (at most {max_items} fields), not {_shown(value)}"
+        for key, element in value.items():
+            if (problem := value_check(element)) is not None:
+                return f".{key}{problem[0]}", problem[1]
+        return None
+
+    return check
+
+
+def any_of(*checks: Check, description: str) -> Check:
+    """A value that passes at least one of ``checks``."""
+
+    def check(value: Any) -> Problem:
+        if any(c(value) is None for c in checks):
+            return None
+        return "", f"must be {description}, not {_shown(value)}"
+
+    return check
+
+
+class Record:
+    """A dict with named fields, each with its check; ``required`` fields must be present (all by default).
+
+    ``rules`` relate fields to each other: each takes the dict and returns a Problem. Fields not named are
+    allowed (a newer writer may add some) and left alone.
+    """
+
+    def __init__(self, fields: Mapping[str, Check], *, required: tuple[str, ...] | None = None,
+                 rules: tuple[Callable[[Mapping[str, Any]], Problem], ...] = ()) -> None:
+        self.fields = dict(fields)
+        self.required = tuple(self.fields) if required is None else required
+        self.rules = rules
+
+    def check(self, value: Any, partial: bool = False) -> Problem:
+        if not isinstance(value, dict):
+            return "", f"must be an object, not {_shown(value)}"
+        for name in () if partial else self.required:
+            if name not in value:
+                return f".{name}", "is missing"
+        for name, field_check in self.fields.items():
+            if name in value and (problem := field_check(value[name])) is not None:
+                return f".{name}{problem[0]}", problem[1]
+        for rule in self.rules:
+            if (problem := rule(value)) is not None:
+                return problem
+        return None
+
+    __call__ = check
+
+
+def generator_state() -> Check:
+    """A NumPy bit generator's state (as a dict, or the JSON string of one) that the generator accepts."""
+    kinds = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+    def check(value: Any) -> Problem:
+        state = value
+        if isinstance(value, str):
+            try:
+                state = json.loads(value)
+            except ValueError:
+                state = None
+        kind = state.get("bit_generator") if isinstance(state, dict) else None
+        if kind not in kinds:
+            return "", f"must be the state of a NumPy random generator ({', '.join(kinds)}), not {_shown(value)}"
+        try:
+            getattr(xp.random, kind)().state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            return "", f"is not a valid {kind} state ({' '.join(str(error).split())[:80]})"
+        return None
+
+    return check
+
+
+# ---------------------------------------------------------------- the two kinds of file
+
+
+def _names_match_classes(meta: Mapping[str, Any]) -> Problem:
+    names, classes = meta.get("class_names"), meta.get("classes")
+    if isinstance(names, list) and isinstance(classes, list) and len(names) != len(classes):
+        return ".class_names", f"has {len(names)} names for {len(classes)} classes"
+    return None
+
+
+_CLASSES = list_of(integer(0, 9), min_length=2, max_length=10, unique=True)
+_SETTINGS = Record({"model": string(100), "hidden": integer(1, MAX_HIDDEN), "loss": string(100, allow_none=True),
+                    "optimizer": string(100), "lr": number(0, 1e6), "batch_size": integer(1, 1 << 24),
+                    "seed": integer(0, 2**64 - 1)}, required=())
+_EPOCH = Record({"epoch": integer(0, MAX_EPOCHS), "train_loss": number(allow_none=True),
+                 "valid_loss": number(allow_none=True), "valid_accuracy": number(0, 1, allow_none=True),
+                 "seconds": number(0, allow_none=True), "partial": boolean()}, required=("epoch",))
+_HYPERPARAMETER = any_of(number(), boolean(), exactly(None), list_of(number(), max_length=16),
+                         description="a finite number, true/false, null or a list of numbers")
+_OPTIMIZER_GROUP = mapping(_HYPERPARAMETER)
+
+MODEL_METADATA = Record(
+    {"format": exactly(FORMAT), "model": string(100), "hidden": integer(1, MAX_HIDDEN), "classes": _CLASSES,
+     "class_names": list_of(string(200), min_length=2, max_length=10), "input_size": exactly([28, 28]),
+     "normalisation": string(), "loss": string(100), "versions": mapping(string(100), max_items=100)},
+    required=("format", "model", "hidden", "classes", "input_size"),
+    rules=(_names_match_classes,),
+)
+CHECKPOINT_METADATA = Record(
+    {"format": exactly(CHECKPOINT_FORMAT), "settings": _SETTINGS, "classes": _CLASSES,
+     "epoch": integer(0, MAX_EPOCHS), "history": list_of(_EPOCH, max_length=MAX_EPOCHS),
+     "generator": generator_state(), "optimizer_groups": list_of(_OPTIMIZER_GROUP, min_length=1, max_length=100),
+     "optimizer_scalars": mapping(mapping(number())),
+     "best": lambda best: _best(best)},
+)
+KNOWN_SCHEMAS = {FORMAT: MODEL_METADATA, CHECKPOINT_FORMAT: CHECKPOINT_METADATA}
+
+
+def _best(best: Any) -> Problem:
+    """null, or [the best value of the watched metric, the epoch it was reached]."""
+    if best is None:
+        return None
+    if not isinstance(best, list) or len(best) != 2:
+        return "", f"must be a list [value, epoch] or null, not {_shown(best)}"
+    if (problem := number(allow_none=True)(best[0])) is not None:
+        return "[0]", problem[1]
+    if integer(0, MAX_EPOCHS)(best[1]) is not None:
+        return "[1]", f"must be the epoch of the best weights (an integer), not {_shown(best[1])}"
+    return None

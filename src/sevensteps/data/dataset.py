@@ -70,6 +70,8 @@ def stratified_split(data: Dataset, valid_fraction: float = 0.2, seed: int = 0) 
     """
     if not 0 < valid_fraction < 1:
         raise DataError(f"the validation fraction must be between 0 and 1, not {valid_fraction}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DataError(f"the split seed must be a non-negative integer, not {seed!r}")
     rng = xp.random.default_rng(seed)
     train_index, valid_index = [], []
     for label in sorted(data.counts()):

@@ -8,49 +8,93 @@ dimension, then the values. sevensteps reads unsigned bytes (type 0x08): 3 dimen
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..backend import xp
-from .dataset import DataError, Dataset, to_float_images
+from ..files import atomic_write_bytes, display
+from .dataset import IMAGE_SHAPE, DataError, Dataset, to_float_images
 
 UNSIGNED_BYTE = 0x08
-
-
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when its name ends in .gz; a damaged file is a DataError."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from error
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: not a valid gzip file or truncated ({error})") from error
+MAX_VALUES = 1 << 31  # 2 GiB of pixels (2.7 million 28×28 images): a header promising more is refused
+MAX_DEFLATE_RATIO = 1032  # deflate cannot shrink data further; a .gz promising more than this ratio lies
 
 
 def read_idx(path: Path, ndim: int) -> Any:
-    """The array in an IDX file of unsigned bytes with ``ndim`` dimensions."""
-    data = read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
-    if data[2] != UNSIGNED_BYTE:
-        raise DataError(f"{path}: IDX value type 0x{data[2]:02x} is not supported, expected unsigned bytes (0x08)")
-    if data[3] != ndim:
-        kind = "images" if ndim == 3 else "labels"
-        raise DataError(f"{path}: has {data[3]} dimensions, expected {ndim} for {kind}")
+    """The array in an IDX file of unsigned bytes with ``ndim`` dimensions (gunzipped if the name ends in .gz).
+
+    The header is checked before anything is allocated, and exactly the number of values it promises is
+    decompressed: a gzip bomb is refused after reading one byte too many, never inflated in memory.
+    """
+    where = display(path)
+    try:
+        with open(path, "rb") as raw:
+            size = _file_size(raw)
+            if path.suffix != ".gz":
+                return _read_idx_stream(raw, where, ndim, limit=size)
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _read_idx_stream(stream, where, ndim, limit=size * MAX_DEFLATE_RATIO, gzipped=True)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataError(f"{where}: not a valid gzip file or truncated ({' '.join(str(error).split())})") from error
+    except OSError as error:
+        raise DataError(f"{where}: cannot read ({error.strerror or error})") from error
+
+
+def _file_size(raw: IO[bytes]) -> int:
+    return os.fstat(raw.fileno()).st_size
+
+
+def _read_exactly(stream: IO[bytes], count: int) -> bytearray:
+    """Up to ``count`` bytes (fewer only at the end of the stream), read into one buffer of that size."""
+    buffer = bytearray(count)
+    view, filled = memoryview(buffer), 0
+    while filled < count:
+        got = stream.readinto(view[filled:filled + (1 << 24)])
+        if not got:
+            break
+        filled += got
+    del view
+    if filled < count:
+        del buffer[filled:]
+    return buffer
+
+
+def _read_idx_stream(stream: IO[bytes], where: str, ndim: int, limit: int, gzipped: bool = False) -> Any:
+    magic = bytes(_read_exactly(stream, 4))
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
+        raise DataError(f"{where}: not an IDX file (bad magic number {magic.hex() or 'empty'})")
+    if magic[2] != UNSIGNED_BYTE:
+        raise DataError(f"{where}: IDX value type 0x{magic[2]:02x} is not supported, expected unsigned bytes (0x08)")
+    kind = "images" if ndim == 3 else "labels"
+    if magic[3] != ndim:
+        raise DataError(f"{where}: has {magic[3]} dimensions, expected {ndim} for {kind}")
+    dims = bytes(_read_exactly(stream, 4 * ndim))
+    if len(dims) < 4 * ndim:
+        raise DataError(f"{where}: truncated header")
+    shape = tuple(int.from_bytes(dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+    if ndim == 3 and shape[1:] != IMAGE_SHAPE:
+        raise DataError(f"{where}: images have shape {shape[1:]}, expected 28×28")
+    expected = math.prod(shape)
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: truncated header")
-    shape = tuple(int(n) for n in xp.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(xp.prod(shape))
-    if len(data) - header < expected:
-        held = len(data) - header
-        raise DataError(f"{path}: truncated: the header promises {expected} values, the file holds {held}")
-    return xp.frombuffer(data, dtype=xp.uint8, count=expected, offset=header).reshape(shape)
+    if expected > MAX_VALUES:
+        raise DataError(f"{where}: the header promises {shape[0]} {kind} ({expected} bytes), more than the "
+                        f"{MAX_VALUES}-byte limit for an IDX file")
+    if expected > limit - (0 if gzipped else header):
+        if not gzipped:
+            raise DataError(f"{where}: truncated: the header promises {expected} values, "
+                            f"the file holds {max(limit - header, 0)}")
+        raise DataError(f"{where}: the header promises {expected} values, more than a gzip file of "
+                        f"{limit // MAX_DEFLATE_RATIO} bytes can hold")
+    values = _read_exactly(stream, expected)
+    if len(values) < expected:
+        raise DataError(f"{where}: truncated: the header promises {expected} values, the file holds {len(values)}")
+    if stream.read(1):
+        raise DataError(f"{where}: trailing data after the {expected} values its header promises "
+                        f"(a damaged or crafted file)")
+    return xp.frombuffer(values, dtype=xp.uint8).reshape(shape)
 
 
 def read_idx_pair(images_path: Path, labels_path: Path, source: str | None = None) -> Dataset:
@@ -89,8 +133,16 @@ def read_idx_folder(folder: Path) -> tuple[Dataset | None, Dataset | None]:
 
 
 def write_idx(path: Path, array: Any) -> None:
-    """Write unsigned bytes as IDX (gzipped if the name ends in .gz): for tests and for exporting."""
-    array = xp.ascontiguousarray(array, dtype=xp.uint8)
+    """Write unsigned bytes as IDX (gzipped if the name ends in .gz): for tests and for exporting.
+
+    Values must be whole numbers from 0 to 255 (they are stored as bytes; nothing is wrapped or rounded).
+    """
+    values = xp.asarray(array)
+    if values.dtype.kind not in "iub" or (values.size and (values.min() < 0 or values.max() > 255)):
+        raise ValueError(f"write_idx({display(path)}): values must be integers from 0 to 255, "
+                         f"got {values.dtype} from {values.min() if values.size else '-'} "
+                         f"to {values.max() if values.size else '-'}")
+    array = xp.ascontiguousarray(values, dtype=xp.uint8)
     header = bytes([0, 0, UNSIGNED_BYTE, array.ndim]) + xp.asarray(array.shape, dtype=">u4").tobytes()
     payload = header + array.tobytes()
-    path.write_bytes(gzip.compress(payload, compresslevel=1) if path.suffix == ".gz" else payload)
+    atomic_write_bytes(path, gzip.compress(payload, compresslevel=1) if path.suffix == ".gz" else payload)

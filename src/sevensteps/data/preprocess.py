@@ -7,31 +7,36 @@ polarity (dark on light or light on dark) goes through the same steps here.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from ..backend import xp
+from ..files import display
 from .dataset import DataError
+from .images import open_image
 
 INK_THRESHOLD = 0.2
+WORKING_SIZE = 1024  # larger images are shrunk to this many pixels a side first; the digit ends up 20×20 anyway
 
 
 def load_digit_image(path: Path) -> Any:
-    """A 28×28 float32 array in [0, 1], white ink on black, centred by centre of mass."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """A 28×28 float32 array in [0, 1], white ink on black, centred by centre of mass.
 
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, image.convert("RGBA"))
-            gray = xp.asarray(image.convert("L"), dtype=xp.float32) / 255
-    except FileNotFoundError as error:
-        raise DataError(f"{path}: no such image file") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"{path}: not a readable image ({error})") from error
-    return to_mnist(gray, str(path))
+    Images above :data:`sevensteps.data.images.MAX_IMAGE_PIXELS` are refused before their pixels are decoded.
+    """
+    from PIL import Image, ImageOps
+
+    with open_image(path) as image:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, image.convert("RGBA"))
+        gray = image.convert("L")
+        if max(gray.size) > WORKING_SIZE:  # a phone photo: average blocks of pixels before any float copy
+            gray = gray.reduce(math.ceil(max(gray.size) / WORKING_SIZE))
+        pixels = xp.asarray(gray, dtype=xp.float32) / 255
+    return to_mnist(pixels, display(path))
 
 
 def to_mnist(gray: Any, name: str = "image") -> Any:
