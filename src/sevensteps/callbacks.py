@@ -1,4 +1,5 @@
-"""Callbacks: objects with methods named after the Learner's events, each called with the learner.
+"""Callbacks: objects with methods named after the Learner's events (:data:`EVENTS`), each called with the
+learner; they may raise the Cancel exceptions to skip a batch, an epoch or the rest of the fit.
 
 The Learner always has a :class:`NonFiniteGuard`, a :class:`Recorder` (``learn.recorder``) and a
 :class:`LearningRateAdvisor`, and by default an :class:`EpochTable`; the command line adds a
@@ -7,12 +8,38 @@ The Learner always has a :class:`NonFiniteGuard`, a :class:`Recorder` (``learn.r
 
 from __future__ import annotations
 
+import difflib
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from .stopping import StopReason
+from .training import LearnerError
+
+STEPS = ("init", "predict", "loss", "gradient", "step", "validate")
+EVENTS = tuple(f"{when}_{what}" for what in ("fit", "epoch", "batch", *STEPS) for when in ("before", "after"))
+
+
+class CancelBatchException(Exception):
+    """Skip the rest of this batch."""
+
+
+class CancelEpochException(Exception):
+    """Skip the rest of this epoch's batches (validation still runs)."""
+
+
+class CancelFitException(Exception):
+    """End training now; the message says why."""
+
+
+def check_callback(callback: Any) -> None:
+    """A callback method named like an event but not one (``before_epcoh``) is an error, not a silent no-op."""
+    for name in dir(callback):
+        if name.startswith(("before_", "after_")) and name not in EVENTS:
+            close = difflib.get_close_matches(name, EVENTS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; events are {', '.join(EVENTS)}"
+            raise LearnerError(f"callback {type(callback).__name__} has a method {name} that is no event{hint}")
 
 
 class NonFiniteError(Exception):
@@ -34,6 +61,14 @@ class NonFiniteGuard:
             if param.grad is not None and not math.isfinite(float(param.grad.data.sum())):
                 raise NonFiniteError(f"the gradient of {by_id.get(id(param), f'parameter {i}')} became non-finite "
                                      "(step 4, gradient)")
+
+    @staticmethod
+    def stop_reason(learn: Any, error: NonFiniteError) -> StopReason:
+        """Why the fit stopped, in words, with a smaller learning rate to try."""
+        done = learn.history[-1].epoch if learn.history else 0
+        return StopReason("non_finite", f"{error} at epoch {learn.epoch}, batch {learn.batch}; kept the weights from "
+                          f"the end of epoch {done}. The learning rate {learn.lr:g} is probably too high: try "
+                          f"{learn.lr_hint.format(lr=learn.lr / 10)}")
 
 
 class Recorder:

@@ -97,7 +97,8 @@ def load_checkpoint(learn: Any, path: Any) -> dict[str, Any]:
         learn._last_good = [p.data.copy() for p in learn.params]
         if meta["best"] is not None:
             best = [arrays[f"best.{name}"] for name, _ in names]
-            learn.best = Best(float(meta["best"][0]), int(meta["best"][1]), best, learn.monitor_name())
+            monitor = Best.monitor_of(learn.history[-1]) if learn.history else "valid_loss"
+            learn.best = Best(float(meta["best"][0]), int(meta["best"][1]), best, monitor)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
         raise ModelFileError(f"{path}: damaged checkpoint metadata ({type(error).__name__}: {error})") from error
     return meta

@@ -12,45 +12,29 @@ the rest of a batch, an epoch or the whole fit by raising :class:`CancelBatchExc
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .autograd import no_grad
 from .backend import xp
-from .callbacks import NonFiniteError, default_callbacks
+from .callbacks import (
+    EVENTS,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    NonFiniteError,
+    NonFiniteGuard,
+    check_callback,
+    default_callbacks,
+)
 from .optim import SGD
 from .stopping import Best, Epoch, FitResult, MaxEpochs, StopReason, StopRule
 from .tensor import Tensor
 from .training import LearnerError, check_setup, evaluate, parameters_of, set_lr
 
-STEPS = ("init", "predict", "loss", "gradient", "step", "validate")
-EVENTS = tuple(f"{when}_{what}" for what in ("fit", "epoch", "batch", *STEPS) for when in ("before", "after"))
-
 __all__ = ["EVENTS", "Best", "CancelBatchException", "CancelEpochException", "CancelFitException", "Epoch",
            "FitResult", "Learner", "LearnerError", "NonFiniteError", "StopReason"]
-
-
-class CancelBatchException(Exception):
-    """Skip the rest of this batch."""
-
-
-class CancelEpochException(Exception):
-    """Skip the rest of this epoch's batches (validation still runs)."""
-
-
-class CancelFitException(Exception):
-    """End training now; the message says why."""
-
-
-def check_callback(callback: Any) -> None:
-    """A callback method named like an event but not one (``before_epcoh``) is an error, not a silent no-op."""
-    for name in dir(callback):
-        if name.startswith(("before_", "after_")) and name not in EVENTS:
-            close = difflib.get_close_matches(name, EVENTS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f"; events are {', '.join(EVENTS)}"
-            raise LearnerError(f"callback {type(callback).__name__} has a method {name} that is no event{hint}")
 
 
 class Learner:
@@ -230,19 +214,8 @@ class Learner:
         self._stop_request = reason
 
     def _remember(self) -> None:
-        state = [p.data.copy() for p in self.params]
-        self._last_good = state
-        value = self.monitored()
-        if self.best is None or self.best.improved_by(value):
-            self.best = Best(value, self.epoch, state, self.monitor_name())
-
-    def monitor_name(self) -> str:
-        """What "best" means: the first metric (higher is better), else the validation loss (lower is better)."""
-        return _name(self.metrics[0]) if self.metrics else "valid_loss"
-
-    def monitored(self) -> float:
-        last = self.history[-1]
-        return last.metrics[self.monitor_name()] if self.metrics else last.valid_loss
+        self._last_good = [p.data.copy() for p in self.params]
+        self.best = Best.update(self.best, self.history[-1], self._last_good)
 
     def restore(self, weights: list[Any]) -> None:
         for p, saved in zip(self.params, weights, strict=True):
@@ -282,12 +255,8 @@ class Learner:
         except NonFiniteError as error:
             self.restore(self._last_good)
             self.opt.zero_grad()
-            done = self.history[-1].epoch if self.history else 0
-            advice = self.lr_hint.format(lr=self.lr / 10)
-            reason = StopReason("non_finite", f"{error} at epoch {self.epoch}, batch {self.batch}; kept the weights "
-                                f"from the end of epoch {done}. The learning rate {self.lr:g} is probably too "
-                                f"high: try {advice}")
-            self.epoch = done
+            reason = NonFiniteGuard.stop_reason(self, error)
+            self.epoch = self.history[-1].epoch if self.history else 0
         finally:
             self.stop_rules = saved_rules
             self.in_epoch = False

@@ -73,6 +73,20 @@ class Best:
             return False
         return value < self.value if self.monitor == "valid_loss" else value > self.value
 
+    @staticmethod
+    def monitor_of(epoch: Epoch) -> str:
+        """What "best" means: the first metric (higher is better), else the validation loss (lower is better)."""
+        return next(iter(epoch.metrics), "valid_loss")
+
+    @classmethod
+    def update(cls, best: Best | None, epoch: Epoch, weights: list[Any]) -> Best | None:
+        """The new best after ``epoch`` (with these ``weights``), or the old one if it was not better."""
+        monitor = cls.monitor_of(epoch)
+        value = epoch.metrics[monitor] if monitor != "valid_loss" else epoch.valid_loss
+        if best is None or best.improved_by(value):
+            return cls(value, epoch.epoch, weights, monitor)
+        return best
+
 
 @dataclass
 class FitResult:
