@@ -117,7 +117,7 @@ class LearningRateAdvisor:
         last, start, lr = learn.history[-1], learn.start_valid_loss, learn.lr
         higher, lower = learn.lr_hint.format(lr=lr / 10), learn.lr_hint.format(lr=lr * 10)
         chance = 1 / max(2, getattr(learn, "n_outputs", 2))
-        accuracy = last.metrics.get("accuracy")
+        accuracy = next((v for k, v in last.metrics.items() if "accuracy" in k), None)
         if last.epoch >= 2 and abs(start - last.valid_loss) < 0.02 * abs(start) and self.moved(learn) < 0.01:
             learn.diagnosis = StopReason("barely_moves", f"the validation loss barely moved ({start:.4f} -> "
                                          f"{last.valid_loss:.4f}): the learning rate {lr:g} is probably too low; "
