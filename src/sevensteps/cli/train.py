@@ -194,7 +194,7 @@ def print_summary(summary: dict[str, Any], learner: Any, result: Any) -> None:
 
     trained, baseline, best = summary["valid_accuracy"], summary["baseline_accuracy"], summary["best_valid_accuracy"]
     if learner.diagnosis is not None and learner.diagnosis.kind in ("saturated", "barely_moves"):
-        verdict = f"the trained model is stuck ({learner.diagnosis.kind.replace('_', ' ')}), whatever its accuracy"
+        verdict = "the trained model is stuck, not trained (see the learning-rate note below)"
     elif trained is not None and trained > baseline:
         verdict = "the trained model beats pixel similarity"
     else:
