@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = run_dir / CHECKPOINT
     learner.add_cb(Checkpointer(checkpoint, {"settings": vars(config.settings), "classes": splits.classes}))
     learner.add_cb(snapshots)
-    if not args.quiet and sys.stderr.isatty():
+    if not quiet and sys.stderr.isatty():  # never with --quiet or --json, never into a pipe
         learner.add_cb(ProgressBar())
     if not quiet:
         learner.add_cb(EpochTable(file=sys.stdout))
