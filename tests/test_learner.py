@@ -10,7 +10,7 @@ import pytest
 import sevensteps as ss
 from sevensteps import functional as F
 from sevensteps import nn
-from sevensteps.callbacks import EpochTable, WeightSnapshots, html_table
+from sevensteps.callbacks import EpochTable, ProgressBar, WeightSnapshots, html_table
 from sevensteps.checkpoint import export, load_learner
 from sevensteps.data import load_splits
 from sevensteps.data.loader import DataLoader, DataLoaders
@@ -370,3 +370,19 @@ def test_export_and_load_learner(tmp_path):
     with pytest.raises(ValueError, match="lambda"):
         Learner(small_dls(), nn.Linear(4, 1), lambda p, t: F.mnist_loss(p, t), quiet=True).export(tmp_path / "x")
     assert "Learner(model=Sequential" in repr(learn)
+
+
+class Terminal(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+def test_progress_bar_only_on_a_terminal_and_only_for_slow_epochs():
+    for tty, delay, drawn in ((True, 0.0, True), (True, 60.0, False), (False, 0.0, False)):
+        screen = Terminal(tty)
+        Learner(small_dls(), nn.Linear(4, 1), F.mnist_loss, quiet=True, cbs=[ProgressBar(delay, screen)]).fit(2)
+        assert ("batch" in screen.getvalue()) == drawn, (tty, delay)

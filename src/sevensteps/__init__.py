@@ -46,4 +46,4 @@ from .metrics import accuracy
 from .optim import SGD, Adam
 
 __all__ += ["SGD", "Adam", "DataLoader", "DataLoaders", "Learner", "PixelSimilarity", "TensorDataset", "accuracy",
-            "first", "load_learner"]
+            "first", "load_learner", "load_source", "load_splits"]
