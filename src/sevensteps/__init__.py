@@ -40,6 +40,7 @@ __all__ = [
 # ---- the open Learner and its data (appended by the "learner" redesign, issue #11) ----
 from .baseline import PixelSimilarity
 from .checkpoint import load_learner
+from .data import load_source, load_splits
 from .data.loader import DataLoader, DataLoaders, TensorDataset, first
 from .learner import Learner
 from .metrics import accuracy
