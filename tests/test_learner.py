@@ -386,3 +386,29 @@ def test_progress_bar_only_on_a_terminal_and_only_for_slow_epochs():
         screen = Terminal(tty)
         Learner(small_dls(), nn.Linear(4, 1), F.mnist_loss, quiet=True, cbs=[ProgressBar(delay, screen)]).fit(2)
         assert ("batch" in screen.getvalue()) == drawn, (tty, delay)
+
+
+def test_a_background_thread_can_drive_the_learner_step_by_step():
+    """The live lab's way: fit on a worker thread, a callback that waits at before_step, a stop from outside."""
+    import threading
+
+    class Gate:
+        def __init__(self):
+            self.arrived, self.go, self.seen = threading.Event(), threading.Event(), []
+
+        def before_step(self, learn):
+            self.seen.append((learn.epoch, learn.batch, threading.current_thread().name))
+            self.arrived.set()
+            self.go.wait(timeout=30)
+
+    gate = Gate()
+    learn = Learner(small_dls(), nn.Linear(4, 1), F.mnist_loss, quiet=True, cbs=[gate])
+    results = []
+    worker = threading.Thread(target=lambda: results.append(learn.fit(50)), name="fitter")
+    worker.start()
+    assert gate.arrived.wait(timeout=30)
+    assert gate.seen == [(1, 1, "fitter")]  # paused before the first step, on the fitting thread
+    learn.request_stop("stop button")
+    gate.go.set()
+    worker.join(timeout=30)
+    assert results[0].interrupted and results[0].stopped.message == "stop button" and learn.epoch == 0
