@@ -208,7 +208,10 @@ class ProgressBar:
     def before_epoch(self, learn: Any) -> None:
         if not self.file.isatty():
             return
-        from tqdm import tqdm
+        try:
+            from tqdm import tqdm
+        except ImportError:  # tqdm is a declared dependency; without it, no bar rather than no training
+            return
 
         self.bar = tqdm(total=len(learn.dls.train), desc=f"epoch {learn.epoch}", delay=self.delay, file=self.file,
                         leave=False, unit="batch")
