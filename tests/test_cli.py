@@ -68,9 +68,9 @@ def test_main_job_on_the_real_test_set_beats_the_baseline(tmp_path, mnist_test_d
     linear = json.loads(run("train", "--valid", mnist_test_dir, "--json", cwd=tmp_path).stdout)
     assert linear["baseline_accuracy"] >= 0.95
     assert linear["valid_accuracy"] >= 0.97 > linear["baseline_accuracy"]
-    mlp = json.loads(run("train", "--valid", mnist_test_dir, "--model", "mlp", "--lr", "0.5", "--batch-size", "64",
-                         "--epochs", "40", "--json", cwd=tmp_path).stdout)
-    assert mlp["valid_accuracy"] >= 0.975
+    mlp = json.loads(run("train", "--valid", mnist_test_dir, "--model", "mlp", "--json", cwd=tmp_path).stdout)
+    assert mlp["valid_accuracy"] >= 0.975  # the mlp's own recipe, no flags (lr 0.5, batch 64, 40 epochs)
+    assert mlp["settings"]["lr"] == 0.5 and mlp["epochs_run"] == 40
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
@@ -148,7 +148,24 @@ def test_predict_on_generated_images(trained, tmp_path):
     assert [p["prediction"] for p in predictions] == ["3", "7"]
     assert all(0.5 < p["probability"] <= 1 for p in predictions)
     text = run("predict", tmp_path / "three.jpg", cwd=cwd).stdout  # newest run by default
-    assert "three.jpg: 3 (" in text
+    assert "three.jpg: 3 (" in text and f"Model: {summary['model_path']}" in text  # says which model
+
+
+def test_predict_takes_a_run_folder_and_reports_each_unreadable_image(trained, tmp_path):
+    cwd, summary = trained
+    digit_photo(tmp_path / "seven.png", 7, dark_on_light=False, colour=False)
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
+    result = run("predict", tmp_path / "notes.png", tmp_path / "seven.png", tmp_path / "blank.png",
+                 "--model", summary["run_dir"], cwd=cwd, check_ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "seven.png: 7 (" in result.stdout  # the readable image is still classified
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and "notes.png" in errors[0] and "blank.png" in errors[1]
+    data = json.loads(run("predict", tmp_path / "seven.png", tmp_path / "notes.png", "--model", summary["run_dir"],
+                          "--json", cwd=cwd, check_ok=False).stdout)
+    assert [p["image"] for p in data["predictions"]] == [str(tmp_path / "seven.png")]
+    assert len(data["unreadable"]) == 1 and data["model"].endswith("model.safetensors")
 
 
 def test_evaluate_prints_accuracy_and_confusion(trained):
@@ -176,10 +193,49 @@ def test_evaluate_prints_accuracy_and_confusion(trained):
     (["predict", "nothing.png", "--model", "missing.safetensors"], ["missing.safetensors"]),
     (["gradcheck", "--digits", "0-4"], ["two --digits"]),
     (["train", "--epochs", "1", "--out", "occupied"], ["occupied"]),
+    (["train", "--seed", "-1"], ["--seed", "-1"]),
+    (["train", "--hidden", "1000000000"], ["--hidden", "at most"]),
+    (["train", "--digits", "0-99999999999"], ["--digits", "0 to 9"]),
+    (["train", "--hidden", "5"], ["--hidden", "mlp", "linear"]),
+    (["train", "--digits", "0-4", "--loss", "mnist_loss", "--data", "no/such/folder"], ["mnist_loss", "does not fit"]),
 ])
 def test_errors_are_one_line_and_exit_2(tmp_path, args, fragments):
     (tmp_path / "occupied").write_text("a file where the runs folder should go")
     assert_clean_error(run(*args, cwd=tmp_path, check_ok=False), *fragments)
+    assert not (tmp_path / "runs").exists()  # no run folder until the inputs are validated
+
+
+def test_resume_refuses_flags_that_cannot_change(trained):
+    cwd, summary = trained
+    result = run("train", "--resume", summary["run_dir"], "--model", "mlp", "--lr", "5", cwd=cwd, check_ok=False)
+    assert_clean_error(result, "--model, --lr cannot change")
+
+
+def test_one_epoch_is_singular_and_help_texts(tmp_path):
+    out = run("train", "--epochs", "1", "--no-report", cwd=tmp_path).stdout
+    assert "Stopped: reached 1 epoch\n" in out and "1 epochs" not in out
+    evaluate_help = run("evaluate", "--help", cwd=tmp_path).stdout
+    assert "20%" in evaluate_help and "20%%" not in evaluate_help
+    steps_help = run("steps", "--help", cwd=tmp_path).stdout
+    assert "images per batch" in steps_help and "random seed" in steps_help
+
+
+def test_learning_rate_diagnosis_and_no_success_claimed_when_stuck(tmp_path):
+    stuck = run("train", "--model", "mlp", "--lr", "100", "--epochs", "3", "--no-report", cwd=tmp_path).stdout
+    assert "Warning: accuracy is stuck at" in stuck and "try --lr 10" in stuck
+    assert "stuck, not trained" in stuck and "beats" not in stuck
+    slow = json.loads(run("train", "--lr", "1e-5", "--epochs", "3", "--json", cwd=tmp_path).stdout)
+    assert slow["diagnosis"]["kind"] == "barely_moves" and "--lr 0.0001" in slow["diagnosis"]["message"]
+
+
+def test_a_closed_stdout_stops_quietly_and_leaves_a_resumable_run(tmp_path):
+    command = f"{sys.executable} -m sevensteps.cli train --epochs 30 --no-report | head -2"
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.stdout.count("\n") == 2 and result.stderr == ""
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    run("train", "--resume", run_dir, "--quiet", "--no-report", cwd=tmp_path)
+    assert json.loads((run_dir / "summary.json").read_text())["epochs_run"] == 30
 
 
 def test_resume_from_a_damaged_run_folder_is_a_clear_error(trained, tmp_path):

@@ -85,15 +85,15 @@ def test_gradcheck_plot(tmp_path):
 def test_notebook_display_hooks():
     from sevensteps.baseline import PixelSimilarity
     from sevensteps.data import load_splits
-    from sevensteps.learner import Learner, StopRules
+    from sevensteps.digits import digit_learner
 
     splits = load_splits("sample")
     baseline = PixelSimilarity()
     assert baseline._repr_png_() is None
     assert baseline.fit(splits.train, splits.classes)._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
-    learner = Learner(splits)
+    learner = digit_learner(splits, quiet=True)
     assert learner._repr_png_() is None
-    learner.fit(StopRules(epochs=2))
+    learner.fit(2)
     assert learner._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -36,3 +36,15 @@ __all__ = [
     "is_grad_enabled", "manual_seed", "matmul", "maximum", "nn", "no_grad", "ones", "ones_like", "optim", "rand",
     "randn", "randperm", "stack", "tensor", "where", "zeros", "zeros_like",
 ]
+
+# ---- the open Learner and its data (appended by the "learner" redesign, issue #11) ----
+from .baseline import PixelSimilarity
+from .checkpoint import load_learner
+from .data import load_source, load_splits
+from .data.loader import DataLoader, DataLoaders, TensorDataset, first
+from .learner import Learner
+from .metrics import accuracy
+from .optim import SGD, Adam
+
+__all__ += ["SGD", "Adam", "DataLoader", "DataLoaders", "Learner", "PixelSimilarity", "TensorDataset", "accuracy",
+            "first", "load_learner", "load_source", "load_splits"]

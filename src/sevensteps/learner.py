@@ -1,446 +1,321 @@
 """The seven steps, by name: init, predict, loss, gradient, step, repeat, stop.
 
-``Learner.fit`` runs them in that order. Each step fires an event before and after it
-(``before_predict``, ``after_loss``, ...); a callback is any object with methods of those names, each
-called with the learner as its one argument, so nothing is delegated behind the reader's back. A
-callback can cancel the rest of a batch, an epoch or the whole fit by raising
-:class:`CancelBatchException`, :class:`CancelEpochException` or :class:`CancelFitException`.
+``Learner(dls, model, loss_func, opt_func, lr, metrics, cbs)`` trains any model (a Module, or a function
+of parameters given as ``params=``) on any DataLoaders, with any loss, optimizer and metrics.
+``learn.fit(n)`` runs the steps in order. Each step fires an event before and after it (``before_predict``,
+``after_loss``, ... see :data:`EVENTS`); a callback is any object with methods of those names, each
+called synchronously, on the fitting thread, with the learner as its one argument. A callback can cancel
+the rest of a batch, an epoch or the whole fit by raising :class:`CancelBatchException`,
+:class:`CancelEpochException` or :class:`CancelFitException`. Stop rules are small objects that return a
+:class:`StopReason` when training should end.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from . import functional as F
-from . import optim, serialize
 from .autograd import no_grad
 from .backend import xp
-from .data.loader import DataLoader, TensorDataset
-from .data.sources import Splits
-from .models import INPUT_SIZE, make_model, n_outputs_for
-from .random import Generator
+from .callbacks import (
+    EVENTS,
+    CancelBatchException,
+    CancelEpochException,
+    CancelFitException,
+    NonFiniteError,
+    NonFiniteGuard,
+    check_callback,
+    default_callbacks,
+)
+from .optim import SGD
+from .stopping import Best, Epoch, FitResult, MaxEpochs, StopReason, StopRule
 from .tensor import Tensor
+from .training import LearnerError, check_setup, evaluate, parameters_of, set_lr
 
-EVENTS = ("fit", "epoch", "batch", "init", "predict", "loss", "gradient", "step", "validate")
-BINARY_LOSSES = {"mnist_loss": F.mnist_loss, "bce": F.binary_cross_entropy_with_logits}
-MULTICLASS_LOSSES = {"cross_entropy": F.cross_entropy}
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-class CancelBatchException(Exception):
-    """Skip the rest of this batch."""
-
-
-class CancelEpochException(Exception):
-    """Skip the rest of this epoch's batches (validation still runs)."""
-
-
-class CancelFitException(Exception):
-    """End training now; the message says why."""
-
-
-class NonFiniteError(Exception):
-    """The loss or a gradient became NaN or infinite."""
-
-
-@dataclass
-class Settings:
-    """Everything that decides a run's numbers; saved in checkpoints and model files."""
-
-    model: str = "linear"
-    hidden: int = 30
-    loss: str | None = None  # mnist_loss for two classes, cross_entropy for more
-    optimizer: str = "sgd"
-    lr: float = 1.0
-    batch_size: int = 256
-    seed: int = 42
-
-    def resolved_loss(self, n_classes: int) -> str:
-        if self.loss is None:
-            return "mnist_loss" if n_classes == 2 else "cross_entropy"
-        allowed = BINARY_LOSSES if n_classes == 2 else MULTICLASS_LOSSES
-        if self.loss not in allowed:
-            kind = "two classes" if n_classes == 2 else f"{n_classes} classes"
-            raise ValueError(f"loss {self.loss!r} does not fit {kind}: choose {', '.join(allowed)}")
-        return self.loss
-
-
-@dataclass
-class Epoch:
-    """One row of the history."""
-
-    epoch: int
-    train_loss: float
-    valid_loss: float
-    valid_accuracy: float
-    seconds: float
-    partial: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """As JSON wants it: a loss that is not a finite number (no batch finished) becomes None."""
-
-        def number(x: float) -> float | None:
-            return x if math.isfinite(x) else None
-
-        return {"epoch": self.epoch, "train_loss": number(self.train_loss), "valid_loss": number(self.valid_loss),
-                "valid_accuracy": self.valid_accuracy, "seconds": self.seconds, "partial": self.partial}
-
-
-@dataclass
-class StopRules:
-    """When step 7 says stop; any that fires ends training, and its reason is reported."""
-
-    epochs: int = 20
-    patience: int | None = None  # epochs without a better validation accuracy
-    time_limit: float | None = None  # seconds of training
-
-
-@dataclass
-class FitResult:
-    stopped_because: str
-    history: list[Epoch] = field(default_factory=list)
-    best_epoch: int | None = None
-    interrupted: bool = False
-
-
-def _copy_state(model_state: dict[str, Tensor]) -> dict[str, Any]:
-    return {name: t.data.copy() for name, t in model_state.items()}
+__all__ = ["EVENTS", "Best", "CancelBatchException", "CancelEpochException", "CancelFitException", "Epoch",
+           "FitResult", "Learner", "LearnerError", "NonFiniteError", "StopReason"]
 
 
 class Learner:
-    """Trains a digit model on ``splits`` by the seven steps."""
+    """Trains ``model`` on ``dls.train``, validating on ``dls.valid``, by the seven steps."""
 
-    def __init__(self, splits: Splits, settings: Settings | None = None, callbacks: Iterable[Any] = ()):
-        self.splits = splits
-        self.settings = settings or Settings()
-        self.callbacks = list(callbacks)
-        self.n_classes = len(splits.classes)
-        self.loss_name = self.settings.resolved_loss(self.n_classes)
-        self.loss_func: Callable[[Tensor, Tensor], Tensor] = {**BINARY_LOSSES, **MULTICLASS_LOSSES}[self.loss_name]
-        if self.settings.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.settings.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if self.settings.batch_size < 1 or not self.settings.lr > 0:
-            raise ValueError(f"need batch size >= 1 and lr > 0, got {self.settings.batch_size} and {self.settings.lr}")
-        self.train_x = splits.train.images.reshape(-1, INPUT_SIZE)
-        self.train_y = self._targets(splits.targets(splits.train))
-        self.valid_x = splits.valid.images.reshape(-1, INPUT_SIZE)
-        self.valid_y = self._targets(splits.targets(splits.valid))
+    lr_hint = "lr={lr:g}"  # how advice names a learning rate; the command line makes it "--lr {lr:g}"
+
+    def __init__(self, dls: Any, model: Callable[..., Tensor], loss_func: Callable[[Tensor, Tensor], Tensor],
+                 opt_func: Callable[..., Any] = SGD, lr: float = 1e-3, metrics: Any = (), cbs: Iterable[Any] = (),
+                 stop_rules: Iterable[StopRule] = (), params: Iterable[Tensor] | None = None, quiet: bool = False):
+        self.dls, self.model, self.loss_func, self.opt_func, self.lr = dls, model, loss_func, opt_func, lr
+        self.metrics = list(metrics) if isinstance(metrics, list | tuple) else [metrics]
+        self.params = parameters_of(model, params)
+        self.stop_rules = list(stop_rules)
+        self.cbs: list[Any] = []
+        for cb in (*default_callbacks(quiet), *cbs):
+            self.add_cb(cb)
+        self.opt: Any = None
         self.history: list[Epoch] = []
-        self.epoch = 0
-        self.batch = 0
-        self.model = None
-        self.best: tuple[float, int, dict[str, Any]] | None = None  # (accuracy, epoch, weights)
-        self._last_good: dict[str, Any] | None = None
+        self.epoch, self.batch = 0, 0
+        self.best: Best | None = None
+        self.diagnosis: StopReason | None = None  # set by the learning-rate advisor
+        self.start_valid_loss: float | None = None  # before any training: the yardstick for "barely moves"
+        self._last_good: list[Any] | None = None
         self._stop_request: str | None = None
+        self.in_epoch = False
 
-    def _targets(self, targets: Any) -> Any:
-        """Binary targets as a float column (N, 1) to match the one output; class indices otherwise."""
-        return targets.astype(xp.float32).reshape(-1, 1) if self.n_classes == 2 else targets
+    def add_cb(self, cb: Any) -> None:
+        check_callback(cb)
+        if getattr(cb, "name", None):
+            setattr(self, cb.name, cb)  # learn.recorder, as in fastai
+        self.cbs.append(cb)
 
-    # ------------------------------------------------------------ events
-
-    def event(self, name: str) -> None:
-        for callback in self.callbacks:
-            handler = getattr(callback, name, None)
+    def __call__(self, event: str) -> None:
+        """Fire ``event``: every callback's method of that name, in order, with the learner."""
+        for cb in self.cbs:
+            handler = getattr(cb, event, None)
             if handler is not None:
                 handler(self)
+
+    def __repr__(self) -> str:
+        name = getattr(self.model, "__name__", None) or type(self.model).__name__
+        return (f"Learner(model={name}, loss_func={getattr(self.loss_func, '__name__', self.loss_func)}, "
+                f"opt_func={getattr(self.opt_func, '__name__', self.opt_func)}, lr={self.lr:g}, "
+                f"metrics={[getattr(m, '__name__', m) for m in self.metrics]}, epochs trained={self.epoch})")
 
     # ------------------------------------------------------------ the seven steps
 
     def init(self) -> None:
-        """Step 1: random weights, one per pixel (and per hidden unit) plus biases, from the seed."""
-        self.event("before_init")
-        self.generator = Generator(self.settings.seed)
-        n_out = n_outputs_for(self.n_classes)
-        self.model = make_model(self.settings.model, n_out, self.settings.hidden, self.generator)
-        params = list(self.model.parameters())
-        lr = self.settings.lr
-        if self.settings.optimizer == "sgd":
-            self.opt = optim.SGD(params, lr=lr)
-        elif self.settings.optimizer == "momentum":
-            self.opt = optim.SGD(params, lr=lr, momentum=0.9)
-        else:
-            self.opt = optim.Adam(params, lr=lr)
-        self._last_good = _copy_state(self.model.state_dict())
-        self.event("after_init")
+        """Step 1: the optimizer over the model's (random) weights; remember them as the last good ones."""
+        self("before_init")
+        self.opt = self.opt_func(self.params, self.lr)
+        for method in ("step", "zero_grad"):
+            if not callable(getattr(self.opt, method, None)):
+                raise LearnerError(f"opt_func {getattr(self.opt_func, '__name__', self.opt_func)} returned a "
+                                   f"{type(self.opt).__name__} without a {method}() method")
+        self._last_good = [p.data.copy() for p in self.params]
+        self("after_init")
 
-    def predict(self, xb: Tensor) -> Tensor:
-        """Step 2: the model's output for each image (a score: above 0 means "the first class")."""
-        self.event("before_predict")
-        self.preds = self.model(xb)
-        self.event("after_predict")
+    def predict(self, xb: Tensor | None = None) -> Tensor:
+        """Step 2: the model's output for the batch ``xb`` (the current batch by default)."""
+        self.xb = self.xb if xb is None else xb
+        self("before_predict")
+        self.preds = self.model(self.xb)
+        self("after_predict")
         return self.preds
 
-    def loss(self, preds: Tensor, yb: Tensor) -> Tensor:
+    def loss(self, preds: Tensor | None = None, yb: Tensor | None = None) -> Tensor:
         """Step 3: one number that is small when the predictions are good."""
-        self.event("before_loss")
-        self.loss_value = self.loss_func(preds, yb)
-        if not math.isfinite(self.loss_value.item()):
-            raise NonFiniteError(f"the loss became {self.loss_value.item()} (step 3, loss)")
-        self.event("after_loss")
+        preds = self.preds if preds is None else preds
+        self.yb = self.yb if yb is None else yb
+        self("before_loss")
+        self.loss_value = self.loss_func(preds, self.yb)
+        self("after_loss")
         return self.loss_value
 
     def gradient(self) -> None:
         """Step 4: backpropagation: how the loss changes with each weight, into each ``.grad``."""
-        self.event("before_gradient")
+        self("before_gradient")
         self.loss_value.backward()
-        for name, param in self.model.named_parameters():
-            if param.grad is not None and not math.isfinite(float(param.grad.data.sum())):
-                raise NonFiniteError(f"the gradient of {name} became non-finite (step 4, gradient)")
-        self.event("after_gradient")
+        self("after_gradient")
 
     def step(self) -> None:
         """Step 5: move every weight against its gradient, by the learning rate; then forget the gradients."""
-        self.event("before_step")
+        self("before_step")
         self.opt.step()
         self.opt.zero_grad()
-        self.event("after_step")
+        self("after_step")
 
-    def repeat(self, rules: StopRules, checkpoint: Path | None = None) -> str:
-        """Step 6: batch after batch, epoch after epoch, until step 7 says stop; returns why."""
-        loader = DataLoader(TensorDataset(self.train_x, self.train_y), self.settings.batch_size,
-                            shuffle=True, generator=self.generator)
-        started = time.perf_counter() - sum(e.seconds for e in self.history)
+    def repeat(self) -> StopReason:
+        """Step 6: batch after batch, epoch after epoch, until step 7 gives a reason to stop."""
+        self._started = time.perf_counter() - sum(e.seconds for e in self.history)
         while True:
-            reason = self.stop(rules, started)
+            reason = self.stop()
             if reason:
                 return reason
             self.epoch += 1
-            epoch_start = time.perf_counter()
-            self.event("before_epoch")
-            total, count, partial, out_of_time = 0.0, 0, False, False
-            try:
-                for self.batch, (xb, yb) in enumerate(loader, start=1):
-                    loss = self.one_batch(xb, yb)
-                    if loss is not None:  # None: a callback cancelled the batch
-                        total += loss * len(xb)
-                        count += len(xb)
-                    if self._stop_request:
-                        raise CancelFitException(self._stop_request)
-                    if rules.time_limit is not None and time.perf_counter() - started > rules.time_limit:
-                        partial, out_of_time = self.batch < len(loader), True
-                        break
-            except CancelEpochException:
-                partial = True
-            valid_loss, valid_accuracy = self.validate()
-            self.history.append(Epoch(self.epoch, total / count if count else float("nan"), valid_loss,
-                                      valid_accuracy, time.perf_counter() - epoch_start, partial))
-            self._remember(valid_accuracy)
-            self.event("after_epoch")
-            if checkpoint is not None:
-                self.save_checkpoint(checkpoint)
-            if out_of_time:
-                return f"time limit of {rules.time_limit:g}s reached during epoch {self.epoch}"
+            reason = self.one_epoch()
+            if reason:
+                return reason
 
-    def stop(self, rules: StopRules, started: float) -> str | None:
-        """Step 7: a reason to stop (enough epochs, no longer improving, out of time), or None.
+    def stop(self, during_epoch: bool = False) -> StopReason | None:
+        """Step 7: the first stop rule that fires (enough epochs, no longer improving, out of time), or None.
 
-        Asked before each epoch; running out of time in the middle of one is caught by ``repeat``.
+        Asked before each epoch; rules that can fire in the middle of one (a time limit) also after each batch.
         """
-        if rules.time_limit is not None and time.perf_counter() - started > rules.time_limit:
-            return f"time limit of {rules.time_limit:g}s reached after epoch {self.epoch}"
-        if rules.patience is not None and self.best is not None and self.epoch - self.best[1] >= rules.patience:
-            return (f"validation accuracy did not improve for {rules.patience} epochs "
-                    f"(best {self.best[0]:.2%} at epoch {self.best[1]})")
-        if self.epoch >= rules.epochs:
-            return f"reached {rules.epochs} epochs"
-        return None
+        rules = [r for r in self.stop_rules if getattr(r, "during_epoch", False)] if during_epoch else self.stop_rules
+        return next((reason for rule in rules if (reason := rule(self))), None)
 
     # ------------------------------------------------------------ around the steps
 
+    def one_epoch(self) -> StopReason | None:
+        """Steps 2-5 on every batch, then validation; returns a reason if a rule stopped it half-way."""
+        epoch_start = time.perf_counter()
+        self.in_epoch = True
+        self("before_epoch")
+        total, count, partial, reason = 0.0, 0, False, None
+        try:
+            for batch, (xb, yb) in enumerate(self.dls.train, start=1):
+                self.batch = batch
+                loss = self.one_batch(xb, yb)
+                if loss is not None:  # None: a callback cancelled the batch
+                    total += loss * len(xb)
+                    count += len(xb)
+                if self._stop_request:
+                    raise CancelFitException(self._stop_request)
+                reason = self.stop(during_epoch=True)
+                if reason:
+                    partial = self.batch < len(self.dls.train)
+                    break
+        except CancelEpochException:
+            partial = True
+        self.in_epoch = False
+        valid_loss, *values = self.validate()
+        metrics = {_name(m): v for m, v in zip(self.metrics, values, strict=True)}
+        train_loss = total / count if count else float("nan")
+        self.history.append(Epoch(self.epoch, train_loss, valid_loss, metrics, time.perf_counter() - epoch_start,
+                                  partial))
+        self._remember()
+        self("after_epoch")
+        return reason
+
     def one_batch(self, xb: Tensor, yb: Tensor) -> float | None:
         """Steps 2 to 5 on one batch; returns the batch's loss, or None if a callback cancelled it."""
+        self.xb, self.yb = xb, yb
         try:
-            self.event("before_batch")
-            preds = self.predict(xb)
-            loss = self.loss(preds, yb)
+            self("before_batch")
+            self.predict()
+            loss = self.loss()
             self.gradient()
             self.step()
-            self.event("after_batch")
+            self("after_batch")
         except CancelBatchException:
             self.opt.zero_grad()
             return None
         return loss.item()
 
     @no_grad()
-    def validate(self, chunk: int = 4096) -> tuple[float, float]:
-        """Loss and accuracy over the whole validation set (exact counts, not a mean of batch means)."""
-        self.event("before_validate")
-        self.model.eval()
-        total_loss, correct = 0.0, 0
-        n = len(self.valid_y)
-        for start in range(0, n, chunk):
-            xb, yb = Tensor(self.valid_x[start:start + chunk]), Tensor(self.valid_y[start:start + chunk])
-            preds = self.model(xb)
-            total_loss += self.loss_func(preds, yb).item() * len(yb)
-            correct += int((self.decide(preds.data) == yb.data.reshape(-1)).sum())
-        self.model.train()
-        self.event("after_validate")
-        return total_loss / max(n, 1), correct / max(n, 1)
+    def validate(self, dl: Any = None) -> list[float]:
+        """``[loss, *metrics]`` over the whole validation set (each a mean weighted by batch size)."""
+        self("before_validate")
+        result = evaluate(self.model, dl if dl is not None else self.dls.valid, self.loss_func, self.metrics)
+        self("after_validate")
+        return result
 
-    def decide(self, outputs: Any) -> Any:
-        """Targets from model outputs: score > 0 (σ > 0.5) for two classes, the largest output otherwise."""
-        if self.n_classes == 2:
-            return (outputs.reshape(-1) > 0).astype(xp.float32)
-        return outputs.argmax(axis=-1)
-
-    def _repr_png_(self) -> bytes | None:
-        """In a notebook, a finished Learner shows its loss and accuracy curves."""
-        if not self.history:
-            return None
-        from . import plots
-
-        return plots.png_bytes(plots.training_curves([e.to_dict() for e in self.history]))
+    @no_grad()
+    def get_preds(self, dl: Any = None) -> tuple[Tensor, Tensor]:
+        """Model outputs and targets for every item of ``dl`` (the validation set by default)."""
+        preds, targets = [], []
+        for xb, yb in dl if dl is not None else self.dls.valid:
+            preds.append(self.model(xb).data)
+            targets.append(yb.data)
+        return Tensor(xp.concatenate(preds)), Tensor(xp.concatenate(targets))
 
     def request_stop(self, reason: str) -> None:
-        """Ask training to end after the current batch (for a signal handler)."""
+        """Ask training to end after the current batch (for a signal handler or another thread)."""
         self._stop_request = reason
 
-    def _remember(self, accuracy: float) -> None:
-        state = _copy_state(self.model.state_dict())
-        self._last_good = state
-        if self.best is None or accuracy > self.best[0]:
-            self.best = (accuracy, self.epoch, state)
+    def _remember(self) -> None:
+        self._last_good = [p.data.copy() for p in self.params]
+        self.best = Best.update(self.best, self.history[-1], self._last_good)
 
-    def restore(self, weights: dict[str, Any]) -> None:
-        self.model.load_state_dict(weights)
+    def restore(self, weights: list[Any]) -> None:
+        for p, saved in zip(self.params, weights, strict=True):
+            p.data[...] = saved
 
     # ------------------------------------------------------------ fit
 
-    def fit(self, rules: StopRules | None = None, checkpoint: Path | None = None, resume: bool = False) -> FitResult:
-        """init (unless resuming), then repeat until stop; early stopping restores the best weights."""
-        rules = rules or StopRules()
-        if not resume or self.model is None:
+    def fit(self, n_epoch: int | None = None, lr: float | None = None) -> FitResult:
+        """Train ``n_epoch`` more epochs (or until a stop rule fires): init on the first call, then repeat until
+        stop. Early stopping restores the best weights; a NaN or a cancel restores the last whole epoch's."""
+        if n_epoch is None and not any(isinstance(r, MaxEpochs) for r in self.stop_rules):
+            raise LearnerError("fit needs a number of epochs, fit(n), or a stop rule that ends training")
+        if lr is not None:
+            self.lr = lr
+        if self.opt is None:
             self.init()
+        elif lr is not None:
+            set_lr(self.opt, lr)
+        saved_rules = self.stop_rules
+        if n_epoch is not None:
+            self.stop_rules = [*saved_rules, MaxEpochs(self.epoch + n_epoch)]
         self._stop_request = None
-        self.event("before_fit")
+        check_setup(self)
+        if self.start_valid_loss is None and not self.history:
+            self.start_valid_loss = evaluate(self.model, self.dls.valid, self.loss_func, [])[0]
         interrupted = False
         try:
-            # Overflow is caught by the finiteness checks of steps 3 and 4 and reported there, once.
+            self("before_fit")
+            # Overflow is caught by the finiteness guard and reported once, in words.
             with xp.errstate(over="ignore", invalid="ignore"):
-                reason = self.repeat(rules, checkpoint)
+                reason = self.repeat()
         except CancelFitException as cancel:
-            reason, interrupted = str(cancel) or "cancelled by a callback", True
+            kind = "interrupted" if self._stop_request else "cancelled"
+            reason, interrupted = StopReason(kind, str(cancel) or "cancelled by a callback"), True
             self.restore(self._last_good)  # back to the end of the last whole epoch, as in the checkpoint
             self.epoch = len(self.history)
         except NonFiniteError as error:
             self.restore(self._last_good)
             self.opt.zero_grad()
-            done = self.history[-1].epoch if self.history else 0
-            reason = (f"{error} at epoch {self.epoch}, batch {self.batch}; kept the weights from the end of epoch "
-                      f"{done}. The learning rate {self.settings.lr:g} is probably too high: try --lr "
-                      f"{self.settings.lr / 10:g}")
-            self.epoch = done
+            reason = NonFiniteGuard.stop_reason(self, error)
+            self.epoch = self.history[-1].epoch if self.history else 0
+        finally:
+            self.stop_rules = saved_rules
+            self.in_epoch = False
         best_epoch = None
-        if self.best is not None and rules.patience is not None and "did not improve" in reason:
-            self.restore(self.best[2])
-            best_epoch = self.best[1]
-            reason += "; restored those weights"
-        self.event("after_fit")
+        if reason.kind == "patience" and self.best is not None:
+            self.restore(self.best.weights)
+            best_epoch = self.best.epoch
+            reason = StopReason(reason.kind, reason.message + "; restored those weights")
+        self("after_fit")
         return FitResult(reason, list(self.history), best_epoch, interrupted)
 
-    # ------------------------------------------------------------ checkpoints and model files
+    # ------------------------------------------------------------ files and helpers (see checkpoint.py, lr_find.py)
 
-    def model_metadata(self) -> dict[str, Any]:
-        from . import __version__
+    def save(self, path: Any) -> Any:
+        """Weights, optimizer state and history to a safetensors file, to continue later with ``load``."""
+        from .checkpoint import save_checkpoint
 
-        return {"format": serialize.FORMAT, "model": self.settings.model, "hidden": self.settings.hidden,
-                "classes": self.splits.classes, "class_names": self.splits.class_names(),
-                "input_size": [28, 28], "normalisation": "pixel / 255, white ink on black as in MNIST",
-                "loss": self.loss_name, "versions": {"sevensteps": __version__, "numpy": xp.__version__}}
+        return save_checkpoint(self, path)
 
-    def save_model(self, path: Path) -> None:
-        arrays = {name: t.data for name, t in self.model.state_dict().items()}
-        serialize.save(path, arrays, self.model_metadata())
+    def load(self, path: Any) -> Learner:
+        from .checkpoint import load_checkpoint
 
-    def save_checkpoint(self, path: Path) -> None:
-        """Weights, optimizer state, random state and history, written atomically."""
-        arrays = {f"model.{k}": v.data for k, v in self.model.state_dict().items()}
-        if self.best is not None:
-            arrays.update({f"best.{k}": v for k, v in self.best[2].items()})
-        opt_state = self.opt.state_dict()
-        scalars: dict[str, dict[str, Any]] = {}
-        for index, values in opt_state["state"].items():
-            for key, value in values.items():
-                if isinstance(value, xp.ndarray):
-                    arrays[f"optim.{index}.{key}"] = value
-                else:
-                    scalars.setdefault(str(index), {})[key] = value
-        metadata = {"format": serialize.CHECKPOINT_FORMAT, "settings": vars(self.settings),
-                    "classes": self.splits.classes, "epoch": self.epoch,
-                    "history": [e.to_dict() for e in self.history], "generator": self.generator.get_state(),
-                    "optimizer_groups": opt_state["param_groups"], "optimizer_scalars": scalars,
-                    "best": None if self.best is None else [self.best[0], self.best[1]]}
-        serialize.save(path, arrays, metadata)
+        load_checkpoint(self, path)
+        return self
 
-    def load_checkpoint(self, path: Path) -> None:
-        """Continue from a checkpoint: same weights, optimizer, random state and history."""
-        arrays, meta = serialize.load(path, serialize.CHECKPOINT_FORMAT)
-        if meta["classes"] != self.splits.classes:
-            raise serialize.ModelFileError(f"{path}: trained on classes {meta['classes']}, not {self.splits.classes}")
-        self.init()
-        try:
-            self.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
-        except (KeyError, ValueError) as error:
-            raise serialize.ModelFileError(f"{path}: does not fit this model ({error})") from error
-        state: dict[int, dict[str, Any]] = {}
-        for key, value in arrays.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value
-        for index, values in meta["optimizer_scalars"].items():
-            state.setdefault(int(index), {}).update(values)
-        groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["optimizer_groups"]]
-        self.opt.load_state_dict({"state": state, "param_groups": groups})
-        self.generator.set_state(meta["generator"])
-        self.history = [Epoch(**{k: float("nan") if v is None else v for k, v in e.items()}) for e in meta["history"]]
-        self.epoch = meta["epoch"]
-        self._last_good = _copy_state(self.model.state_dict())
-        if meta["best"] is not None:
-            best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
-            self.best = (meta["best"][0], meta["best"][1], best)
+    def export(self, path: Any) -> Any:
+        """The model, its loss and metrics as safetensors + JSON, for ``load_learner`` (never pickle)."""
+        from .checkpoint import export
+
+        return export(self, path)
+
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100) -> Any:
+        """Sweep the learning rate over ``num_it`` batches; returns the losses and a suggested rate."""
+        from .lr_find import lr_find
+
+        return lr_find(self, start_lr, end_lr, num_it)
+
+    def _repr_png_(self) -> bytes | None:
+        """In a notebook, a trained Learner shows its loss and accuracy curves."""
+        if not self.history:
+            return None
+        from . import plots
+
+        rows = [{**e.to_dict(), "valid_accuracy": next(iter(e.metrics.values()), float("nan"))} for e in self.history]
+        return plots.png_bytes(plots.training_curves(rows))
 
 
-def load_model(path: Path) -> tuple[Any, dict[str, Any]]:
-    """A saved model, ready to predict, and its metadata; names what does not match."""
-    arrays, meta = serialize.load(path, serialize.FORMAT)
-    for key in ("model", "classes", "hidden"):
-        if key not in meta:
-            raise serialize.ModelFileError(f"{path}: metadata lacks {key!r}")
-    if meta.get("input_size") != [28, 28]:
-        raise serialize.ModelFileError(f"{path}: input size {meta.get('input_size')} is not 28×28")
-    try:
-        model = make_model(meta["model"], n_outputs_for(len(meta["classes"])), meta["hidden"])
-        model.load_state_dict(arrays)
-    except (KeyError, ValueError) as error:
-        raise serialize.ModelFileError(f"{path}: weights do not match a {meta['model']} model ({error})") from error
-    model.eval()
-    return model, meta
+def _name(metric: Any) -> str:
+    return getattr(metric, "__name__", type(metric).__name__)
 
 
-class WeightSnapshots:
-    """A callback keeping the first layer's weights after init and after every epoch, for pictures."""
+def __getattr__(name: str) -> Any:
+    """Names that lived here before the split; report.py still imports them from here."""
+    if name == "load_model":
+        from .digits import load_model
 
-    def __init__(self) -> None:
-        self.snapshots: dict[int, Any] = {}
+        return load_model
+    if name == "WeightSnapshots":
+        from .callbacks import WeightSnapshots
 
-    def _first_layer(self, learn: Learner) -> Any:
-        return next(iter(learn.model.parameters())).data.copy()
-
-    def after_init(self, learn: Learner) -> None:
-        self.snapshots = {0: self._first_layer(learn)}
-
-    def after_epoch(self, learn: Learner) -> None:
-        self.snapshots[learn.epoch] = self._first_layer(learn)
-
-    def save(self, path: Path) -> None:
-        serialize.save(path, {f"epoch.{k}": v for k, v in self.snapshots.items()}, {"format": "sevensteps-snapshots"})
-
-    def load(self, path: Path) -> None:
-        arrays, _ = serialize.load(path, "sevensteps-snapshots")
-        self.snapshots = {int(k.split(".")[1]): v for k, v in arrays.items()}
+        return WeightSnapshots
+    raise AttributeError(f"module 'sevensteps.learner' has no attribute {name!r}")

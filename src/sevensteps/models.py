@@ -1,32 +1,44 @@
 """The chapter's models: ``linear`` (784 → 1, the seed's) and ``mlp`` (784 → 30 → ReLU → 1).
 
-With more than two classes the last layer has one output per class (softmax cross-entropy).
+With more than two classes the last layer has one output per class (softmax cross-entropy). Both are
+``nn.Sequential`` (so weights keep the names ``1.weight``, ``3.bias`` that run folders store), and
+:func:`first_layer` / :func:`last_layer` name the layers a picture or a gradient check needs.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import nn
-from .autograd import no_grad
-from .backend import xp
 from .random import Generator
-from .tensor import Tensor
 
-MODEL_KINDS = ("linear", "mlp")
 INPUT_SIZE = 28 * 28
 
 
-def make_model(kind: str, n_outputs: int, hidden: int = 30, generator: Generator | None = None) -> nn.Module:
-    """A freshly initialised model (step 1, "init": random weights, seeded through ``generator``)."""
-    if kind == "linear":
-        return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, n_outputs, generator=generator))
-    if kind == "mlp":
-        if hidden < 1:
-            raise ValueError(f"the hidden layer needs at least 1 unit, not {hidden}")
-        return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, hidden, generator=generator), nn.ReLU(),
-                             nn.Linear(hidden, n_outputs, generator=generator))
-    raise ValueError(f"unknown model {kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+def linear(n_outputs: int, generator: Generator | None = None) -> nn.Sequential:
+    """784 pixels → ``n_outputs`` scores: one weight per pixel (and per output) plus a bias."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, n_outputs, generator=generator))
+
+
+def mlp(n_outputs: int, generator: Generator | None = None, hidden: int = 30) -> nn.Sequential:
+    """784 pixels → ``hidden`` ReLU units → ``n_outputs`` scores."""
+    if not 1 <= hidden <= 100_000:
+        raise ValueError(f"the hidden layer needs between 1 and 100000 units, not {hidden}")
+    return nn.Sequential(nn.Flatten(), nn.Linear(INPUT_SIZE, hidden, generator=generator), nn.ReLU(),
+                         nn.Linear(hidden, n_outputs, generator=generator))
+
+
+def layers_with_weights(model: nn.Module) -> list[nn.Module]:
+    """The model's layers that own weights, input side first."""
+    return [m for _, m in model.named_modules() if m._parameters]
+
+
+def first_layer(model: nn.Module) -> nn.Module:
+    """The layer that sees the pixels (its weights can be drawn as images)."""
+    return layers_with_weights(model)[0]
+
+
+def last_layer(model: nn.Module) -> nn.Module:
+    """The layer that gives the scores."""
+    return layers_with_weights(model)[-1]
 
 
 def n_outputs_for(n_classes: int) -> int:
@@ -34,26 +46,12 @@ def n_outputs_for(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
-def probabilities(model: nn.Module, images: Any, n_classes: int) -> Any:
-    """Class probabilities (N, classes), in the order of the classes: σ(score) and 1 − σ(score) for two
-    classes ("is it the first?"), softmax of the outputs for more."""
-    with no_grad():
-        out = model(Tensor(images))
-        if n_classes == 2:
-            p = out.reshape(-1).sigmoid().data
-            return xp.stack([p, 1 - p], axis=-1)
-        return out.softmax(-1).data
+def make_model(kind: str, n_outputs: int, hidden: int = 30, generator: Generator | None = None) -> nn.Module:
+    """A freshly initialised built-in model by name (see :mod:`sevensteps.recipes`)."""
+    from .recipes import build_model
+
+    return build_model(kind, n_outputs, generator, hidden=hidden)
 
 
-def class_index(labels: Any, classes: list[int]) -> Any:
-    """Each label's position in ``classes`` (-1 for a label not among them)."""
-    lookup = xp.full(max(classes) + 1, -1, dtype=xp.int64)
-    lookup[classes] = xp.arange(len(classes))
-    return lookup[labels]
-
-
-def confusion_matrix(labels: Any, predicted: Any, classes: list[int]) -> Any:
-    """counts[i, j]: how many images of ``classes[i]`` were called ``classes[j]``."""
-    matrix = xp.zeros((len(classes), len(classes)), dtype=xp.int64)
-    xp.add.at(matrix, (class_index(labels, classes), class_index(predicted, classes)), 1)
-    return matrix
+# report.py and the benchmarks import these from here; they live in metrics.py now.
+from .metrics import class_index, confusion_matrix, probabilities  # noqa: E402, F401

@@ -1,0 +1,77 @@
+"""The ``sevensteps`` command: train, baseline, steps, gradcheck, report, predict, evaluate.
+
+One module per command, each with ``add_parser(subparsers)`` and ``run(args)``. Only the standard library
+is imported at start-up, so ``sevensteps --help`` is instant; each command imports what it needs when it
+runs. Every expected failure (bad flags, files, models, images) prints one line starting
+``sevensteps: error:`` and exits with status 2; a closed stdout (``| head``) ends the command quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import baseline, evaluate, gradcheck, predict, report, steps, train
+from .options import UsageError
+
+EXIT_USAGE = 2
+COMMANDS = (train, baseline, steps, gradcheck, report, predict, evaluate)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"sevensteps: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="sevensteps", description="Show, run and measure how a neural network learns: "
+                    "MNIST 3s vs 7s, from pixel similarity to SGD in seven steps.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def _quiet_broken_pipe() -> None:
+    """stdout was closed by the reader (``| head``): point it at /dev/null so nothing more fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"sevensteps {version('sevensteps')}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from ..data.dataset import DataError
+    from ..runs import RunError
+    from ..serialize import ModelFileError
+
+    try:
+        return args.run(args) or 0
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 141  # as a Unix tool killed by SIGPIPE; a train run left behind can be resumed
+    except (UsageError, DataError, ModelFileError, RunError) as error:
+        print(f"sevensteps: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # the file system said no: a folder that is a file, no permission, disk full
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"sevensteps: error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sevensteps: interrupted", file=sys.stderr)
+        return 130
