@@ -21,8 +21,9 @@ from common import MNIST_TEST_DIR, Row, alternate, median
 
 import sevensteps as ss
 from sevensteps.data import load_splits
-from sevensteps.learner import Learner, Settings, StopRules
+from sevensteps.digits import digit_learner
 from sevensteps.models import make_model, n_outputs_for
+from sevensteps.runs import Rules, Settings
 
 
 def torch_mnist_loss(predictions, targets):
@@ -70,8 +71,8 @@ def compare(splits, settings: Settings, epochs: int, repeats: int) -> Row:
     accuracy = {}
 
     def ours():
-        learner = Learner(splits, settings)
-        learner.fit(StopRules(epochs=epochs))
+        learner = digit_learner(splits, settings, Rules(epochs=epochs), quiet=True)
+        learner.fit()
         accuracy["sevensteps"] = learner.history[-1].valid_accuracy
 
     def theirs():

@@ -276,3 +276,11 @@ def test_help_is_light():
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and "train" in out
+
+
+def test_hidden_bound_is_the_model_file_bound():
+    """--hidden accepts exactly what a model file may claim, so every trained model can be loaded again."""
+    from sevensteps import serialize
+    from sevensteps.cli import options
+
+    assert options.MAX_HIDDEN == serialize.MAX_HIDDEN

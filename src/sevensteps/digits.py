@@ -73,12 +73,7 @@ def save_model(learn: Learner, path: Path) -> None:
 
 def load_model(path: Path) -> tuple[Any, dict[str, Any]]:
     """A saved model, ready to predict, and its metadata; names what does not match."""
-    arrays, meta = serialize.load(path, serialize.FORMAT)
-    for key in ("model", "classes", "hidden"):
-        if key not in meta:
-            raise serialize.ModelFileError(f"{path}: metadata lacks {key!r}")
-    if meta.get("input_size") != [28, 28]:
-        raise serialize.ModelFileError(f"{path}: input size {meta.get('input_size')} is not 28×28")
+    arrays, meta = serialize.load(path, serialize.FORMAT, schema=serialize.MODEL_METADATA)
     try:
         model = build_model(meta["model"], n_outputs_for(len(meta["classes"])), None, hidden=meta["hidden"])
         model.load_state_dict(arrays)

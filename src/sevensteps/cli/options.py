@@ -9,7 +9,7 @@ from ..recipes import LOSSES, OPTIMIZERS, RECIPES
 
 MODEL_NAMES = tuple(RECIPES)
 MAX_SEED = 2**32 - 1
-MAX_HIDDEN = 100_000
+MAX_HIDDEN = 65_536  # the bound model files are checked against (serialize.MAX_HIDDEN), kept stdlib-only here
 
 
 class UsageError(Exception):
