@@ -243,6 +243,10 @@ def test_scheduler_flag_runs_on_a_dask_scheduler_and_two_dask_workers(tmp_path):
                 process.wait()
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path):
-    result = sevensteps("sweep", "--scheduler", "tcp://127.0.0.1:9", "--epochs", "1", cwd=tmp_path, timeout=60)
-    assert_clean_error(result, "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler")
+@pytest.mark.parametrize("address, fragment", [
+    ("tcp://127.0.0.1:9", "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler there"),
+    ("tcp://127.0.0.1:port", "expected an address like tcp://HOST:PORT"),
+])
+def test_an_unreachable_or_malformed_scheduler_is_one_line(tmp_path, address, fragment):
+    result = sevensteps("sweep", "--scheduler", address, "--epochs", "1", cwd=tmp_path, timeout=60)
+    assert_clean_error(result, fragment)

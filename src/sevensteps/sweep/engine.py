@@ -50,6 +50,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     ``workers`` processes with one thread each (BLAS limited to one thread each by Dask). Closed on exit."""
     distributed = import_distributed()
     if scheduler is not None:
+        check_reachable(scheduler)
         try:
             client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as error:
@@ -57,10 +58,34 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         with client:
             yield client
         return
-    cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)  # logging.ERROR
+    import dask
+
+    # The worker's statistical profiler samples the running task's Python stack every 10 ms: pure cost here.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                                           processes=True, dashboard_address=None, silence_logs=40)  # logging.ERROR
     with cluster, distributed.Client(cluster) as client:
         yield client
+
+
+def check_reachable(scheduler: str) -> None:
+    """Fail at once, in one line, when nothing listens at ``tcp://HOST:PORT`` (Dask itself retries until its
+    timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        host = port = None
+    if parts.scheme != "tcp" or not host or not port:
+        raise ConnectionError(f"--scheduler {scheduler}: expected an address like tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        raise ConnectionError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
+                              f"({error.strerror or error})") from None
 
 
 def run_all(client: Any, runs: Sequence[tuple[Path, RunConfig]], run_report: bool = False,
