@@ -83,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except ValueError as error:  # a loss that does not fit the digits, a batch size the data cannot fill
         raise UsageError(str(error)) from error
+    except KeyboardInterrupt:
+        if progress.sweep_dir is not None:
+            print(f"sevensteps: interrupted; finish with: sevensteps sweep --resume {progress.sweep_dir}",
+                  file=sys.stderr)
+            return 130
+        raise
     finally:
         progress.close()
     if args.json:
@@ -101,12 +107,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Progress:
-    """A tqdm bar over runs on a terminal's stderr; nothing otherwise."""
+    """A tqdm bar over runs on a terminal's stderr (nothing otherwise); remembers the sweep folder."""
 
     def __init__(self, enabled: bool):
-        self.enabled, self.bar = enabled, None
+        self.enabled, self.bar, self.sweep_dir = enabled, None, None
 
-    def start(self, to_train: int, finished: int) -> None:
+    def start(self, sweep_dir: Any, to_train: int, finished: int) -> None:
+        self.sweep_dir = sweep_dir
         if self.enabled and to_train:
             from tqdm import tqdm
 

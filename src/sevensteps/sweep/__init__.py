@@ -93,7 +93,7 @@ def sweep(out: str | Path = "sweeps", *, resume: str | Path | None = None, model
           patience: int | None = None, time_limit: float | None = None, workers: int | None = None,
           scheduler: str | None = None, client: Any = None, yes: bool = False, report: bool = True,
           run_reports: bool = False,
-          on_start: Callable[[int, int], None] | None = None,
+          on_start: Callable[[Path, int, int], None] | None = None,
           on_done: Callable[[Path, dict[str, Any]], None] | None = None) -> SweepResults:
     """Run every combination of the given values (each a value, a list, or a comma string such as
     ``lr="0.1,1,10"``) over ``seeds`` seeds (0..seeds-1); returns the results table.
@@ -101,7 +101,7 @@ def sweep(out: str | Path = "sweeps", *, resume: str | Path | None = None, model
     ``resume`` continues the sweep in that folder instead (its grid; finished runs are skipped, the others
     continue from their checkpoints). The runs go to ``client`` if given, else to the Dask scheduler at
     ``scheduler``, else to a new LocalCluster of ``workers`` processes (default: one per core).
-    ``on_start(to_train, already_finished)`` and ``on_done(run_dir, summary)`` report progress.
+    ``on_start(sweep_dir, to_train, already_finished)`` and ``on_done(run_dir, summary)`` report progress.
     """
     from .engine import connect, run_all
     from .run import is_finished
@@ -125,7 +125,7 @@ def sweep(out: str | Path = "sweeps", *, resume: str | Path | None = None, model
     runs = [(sweep_dir / RUNS / run_name(config), config) for config in configs]
     pending = [(run_dir, config) for run_dir, config in runs if not is_finished(run_dir)]
     if on_start is not None:
-        on_start(len(pending), len(runs) - len(pending))
+        on_start(sweep_dir, len(pending), len(runs) - len(pending))
     if pending:
         if client is not None:
             run_all(client, pending, run_reports, on_done)

@@ -36,7 +36,7 @@ def accuracy_vs_lr(rows: list[Row], baseline: float) -> Figure:
         members = sorted((r for r in members if r.valid_accuracy_mean is not None), key=lambda r: r.lr)
         color = f"C{index % 10}"
         for r in members:
-            finals = [c[-1] for c in r.curves if c and c[-1] is not None]
+            finals = [v for v in r.valid_accuracies if v is not None]
             ax.scatter([r.lr] * len(finals), [100 * v for v in finals], color=color, s=12, alpha=0.5)
         ax.errorbar([r.lr for r in members], [100 * r.valid_accuracy_mean for r in members],
                     yerr=[100 * (r.valid_accuracy_std or 0) for r in members], color=color, marker="o",
@@ -75,7 +75,7 @@ def seed_spread(rows: list[Row], baseline: float) -> Figure:
     fig = Figure(figsize=(8, max(2.5, 0.35 * len(shown) + 1.2)))
     ax = fig.add_subplot()
     for y, row in enumerate(shown):
-        finals = [c[-1] for c in row.curves if c and c[-1] is not None]
+        finals = [v for v in row.valid_accuracies if v is not None]
         ax.scatter([100 * v for v in finals], [y] * len(finals), color="C0", s=14, alpha=0.6)
         ax.errorbar([100 * row.valid_accuracy_mean], [y], xerr=[100 * (row.valid_accuracy_std or 0)], color="C3",
                     marker="|", markersize=12, capsize=4)

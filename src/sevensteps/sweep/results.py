@@ -24,6 +24,7 @@ class Row:
     batch_size: int
     epochs: int
     seeds: list[int]
+    valid_accuracies: list[float | None]  # each seed's, as its summary.json reports it
     valid_accuracy_mean: float | None
     valid_accuracy_std: float | None
     best_valid_accuracy_mean: float | None
@@ -61,7 +62,7 @@ def summarize(runs: list[tuple[RunConfig, Path, dict[str, Any]]]) -> list[Row]:
         best_mean, best_std = _mean_std(bests)
         rows.append(Row(
             label, s.model, s.hidden if s.model != "linear" else None, s.optimizer, s.lr, s.batch_size, rules.epochs,
-            [c.settings.seed for c, _, _ in members], mean, std, best_mean, best_std,
+            [c.settings.seed for c, _, _ in members], finals, mean, std, best_mean, best_std,
             max(known) - min(known) if known else None,
             [summary["epochs_run"] for _, _, summary in members],
             sorted({summary["stopped_because"] for _, _, summary in members}),
