@@ -115,8 +115,22 @@ def test_without_dask_the_command_says_so_in_one_line(tmp_path):
 # ---------------------------------------------------------------- on a local cluster
 
 
+def data_reads(client) -> dict[str, tuple[int, int]]:
+    """Each worker's (reads of the data, runs served from its cache)."""
+    def info():
+        from sevensteps.sweep.run import load_data
+
+        return load_data.cache_info().misses, load_data.cache_info().hits
+
+    return client.run(info)
+
+
 def test_a_small_grid_completes_with_a_table_runs_and_a_report(client, tmp_path):
+    before = data_reads(client)
     results = sweep(tmp_path, client=client, lr="0.1,1", seeds=2, epochs=2)
+    after = data_reads(client)
+    assert all(misses <= 1 for misses, _ in after.values()), "each worker reads the data once"
+    assert sum(sum(after[w]) - sum(before[w]) for w in after) == 4
     assert [row.label for row in results.rows] == ["linear-sgd-lr0.1-bs256-e2", "linear-sgd-lr1-bs256-e2"]
     runs = sorted((results.sweep_dir / "runs").iterdir())
     assert len(runs) == 4 and results.trained == 4 and results.skipped == 0
