@@ -9,7 +9,8 @@
    same runs in this process, per run. Goal: < 50 ms.
 
 On a machine shared with other jobs both figures move with their load: the speed-up can only approach the
-number of cores that are actually free.
+number of cores that are actually free, so the same 8 runs also go through a plain process pool (no Dask) in
+the same run, as the peer that shows what parallelism this machine gives right now.
 
     python bench/sweep.py [--epochs 30] [--overhead-runs 30]
 """
@@ -43,6 +44,27 @@ def sequential(configs, out: Path, blas_threads: int | None = None) -> float:
     return time.perf_counter() - start
 
 
+def train_alone(run_dir: str, config) -> None:
+    """One run in a plain worker process with one BLAS thread (the peer without Dask)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        train_one(run_dir, config)
+
+
+def process_pool(configs, out: Path, workers: int) -> float:
+    """The runs on a plain pool of ``workers`` processes (started and warmed outside the timing): what this
+    machine's free cores allow right now, with no scheduler at all."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(train_alone, [str(out / f"warm-up-{i}") for i in range(workers)], configs[:1] * workers))
+        start = time.perf_counter()
+        list(pool.map(train_alone, [str(out / run_name(c)) for c in configs], configs))
+        return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -66,6 +88,8 @@ def main() -> None:
             sweep(tmp / "warm", client=client, report=False, **grid)
             warm = time.perf_counter() - start
 
+        pool = process_pool(configs, tmp / "pool", workers)
+
         tiny = Grid.from_values(lr=[0.1 * (i + 1) for i in range(args.overhead_runs)], epochs=1).configs()
         in_process = sequential(tiny, tmp / "tiny-alone", blas_threads=1)
         with connect(workers=1) as client:
@@ -80,6 +104,9 @@ def main() -> None:
             alone / cold >= 1.7),
         Row("sweep", f"the same on a cluster already started ({warm:.1f}s)", f"{alone / warm:.2f}× faster",
             "≥ 1.7× on 2 cores", alone / warm >= 1.7),
+        Row("sweep", f"peer: the same on a plain pool of {workers} processes, no Dask ({pool:.1f}s): what the "
+            "free cores allow now", f"{alone / pool:.2f}× faster", "", None),
+        Row("sweep", "warm cluster against that plain pool", f"{pool / warm:.2f}× its speed", "", None),
         Row("sweep", f"engine cost per run ({len(tiny)} 1-epoch runs: {engine:.2f}s on 1 worker vs "
             f"{in_process:.2f}s in process, one BLAS thread each)", f"{1000 * overhead:.0f} ms", "< 50 ms",
             overhead < 0.05),
