@@ -15,15 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dask import distributed  # the cluster extra belongs to the test environment: never skipped
 from safetensors.numpy import load_file
 
-distributed = pytest.importorskip("dask.distributed")  # the cluster extra is part of the test environment
-
-from sevensteps.runs import MODEL, SUMMARY, RunConfig  # noqa: E402
-from sevensteps.sweep import Grid, GridError, sweep  # noqa: E402
-from sevensteps.sweep.engine import run_all  # noqa: E402
-from sevensteps.sweep.grid import run_name  # noqa: E402
-from sevensteps.sweep.run import train_one  # noqa: E402
+from sevensteps.runs import MODEL, SUMMARY, RunConfig
+from sevensteps.sweep import Grid, GridError, sweep
+from sevensteps.sweep.engine import run_all
+from sevensteps.sweep.grid import run_name
+from sevensteps.sweep.run import train_one
 
 # Until `sweep` is registered in sevensteps.cli.COMMANDS, the command is added here the same way.
 CLI = ("import sys, sevensteps.cli as cli, sevensteps.cli.sweep as sweep\n"
