@@ -19,9 +19,11 @@ GRAY = "gray"
 DIVERGING = "RdBu_r"  # red: votes for the first class, blue: for the other
 
 
-def save_png(fig: Figure, path: Path, dpi: int = 100) -> Path:
+def save_png(fig: Figure, path: Path, dpi: int = 100, tight: bool = True) -> Path:
+    """Write the figure as PNG, atomically. ``tight`` crops to the content, at the cost of drawing it twice;
+    the report's charts have fixed margins and skip it."""
     with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return Path(path)
 
 
@@ -103,27 +105,83 @@ def weight_snapshots(snapshots: list[tuple[str, Any]]) -> Figure:
 
 def training_curves(history: list[dict[str, Any]], baseline_accuracy: float | None = None) -> Figure:
     """Training and validation loss, and validation accuracy, per epoch; the baseline as a reference."""
-    epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
     loss_ax, acc_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    def losses(key: str) -> list[float]:
-        return [xp.nan if h[key] is None else h[key] for h in history]  # a gap where there is no loss
+    _loss_lines(loss_ax, history)
+    _accuracy_lines(acc_ax, history, baseline_accuracy)
+    return fig
 
-    loss_ax.plot(epochs, losses("train_loss"), "o-", label="training loss", markersize=3)
-    loss_ax.plot(epochs, losses("valid_loss"), "s-", label="validation loss", markersize=3)
-    loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
-    loss_ax.legend()
-    loss_ax.grid(alpha=0.3)
-    acc_ax.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2", label="trained model",
-                markersize=3)
+
+def _losses(history: list[dict[str, Any]], key: str) -> list[float]:
+    return [xp.nan if h.get(key) is None else h[key] for h in history]  # a gap where there is no loss
+
+
+def _legend_below(ax: Any, columns: int = 3) -> None:
+    """The legend under the plot, so it never hides a line."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=columns, frameon=False, fontsize=9)
+
+
+def _integer_epochs(ax: Any) -> None:
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+
+
+def _loss_lines(ax: Any, history: list[dict[str, Any]]) -> None:
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, _losses(history, "train_loss"), "o-", label="training loss", markersize=3)
+    ax.plot(epochs, _losses(history, "valid_loss"), "s-", label="validation loss", markersize=3)
+    ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    _legend_below(ax)
+    _integer_epochs(ax)
+
+
+def _accuracy_lines(ax: Any, history: list[dict[str, Any]], baseline_accuracy: float | None,
+                    stop_epoch: int | None = None, best_epoch: int | None = None) -> None:
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2", label="trained model",
+            markersize=3)
     if baseline_accuracy is not None:
-        acc_ax.axhline(100 * baseline_accuracy, color="C3", linestyle="--",
-                       label=f"pixel similarity ({100 * baseline_accuracy:.1f}%)")
-    acc_ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
-    acc_ax.legend(loc="best")
-    acc_ax.grid(alpha=0.3)
-    for ax in (loss_ax, acc_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.axhline(100 * baseline_accuracy, color="C3", linestyle="--",
+                   label=f"pixel similarity ({100 * baseline_accuracy:.1f}%)")
+    if best_epoch is not None:
+        best = next(h for h in history if h["epoch"] == best_epoch)
+        ax.plot([best_epoch], [100 * best["valid_accuracy"]], "*", color="C1", markersize=12,
+                label=f"best (epoch {best_epoch})")
+    if stop_epoch is not None:
+        ax.axvline(stop_epoch, color="0.4", linestyle=":", label=f"stopped after epoch {stop_epoch}")
+    ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    _legend_below(ax, 2)
+    _integer_epochs(ax)
+
+
+def _chart(height: float, bottom: float) -> tuple[Figure, Any]:
+    """A one-plot figure with fixed margins (room for the legend below when ``bottom`` is large)."""
+    fig = Figure(figsize=(5.5, height))
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=bottom)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def loss_curve(history: list[dict[str, Any]]) -> Figure:
+    """Step 3 of a run: training and validation loss per epoch."""
+    fig, ax = _chart(3.4, 0.3)
+    _loss_lines(ax, history)
+    return fig
+
+
+def accuracy_curve(history: list[dict[str, Any]], baseline_accuracy: float | None, stop_epoch: int | None,
+                   best_epoch: int | None) -> Figure:
+    """Step 7 of a run: validation accuracy per epoch against the baseline, where it stopped, its best."""
+    fig, ax = _chart(3.8, 0.34)
+    _accuracy_lines(ax, history, baseline_accuracy, stop_epoch, best_epoch)
+    return fig
+
+
+def epoch_bars(values: list[float], title: str, ylabel: str, label: str) -> Figure:
+    """One bar per epoch (how far the weights moved, or the gradient's size)."""
+    fig, ax = _chart(3.2, 0.16)
+    ax.bar(range(1, len(values) + 1), values, color="C0", label=label)
+    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    _integer_epochs(ax)
     return fig
 
 
@@ -165,8 +223,11 @@ def confident_mistakes(images: Any, true: list[str], predicted: list[str], proba
 
 def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
     """Each weight's gradient by nudging (x) against by backprop (y): all on the identity line."""
+    from matplotlib.ticker import MaxNLocator
+
     numeric, backprop = xp.ravel(numeric), xp.ravel(backprop)
     fig = Figure(figsize=(5, 5))
+    fig.subplots_adjust(left=0.17, right=0.95, top=0.9, bottom=0.13)
     ax = fig.add_subplot(1, 1, 1)
     low = float(min(numeric.min(), backprop.min()))
     high = float(max(numeric.max(), backprop.max()))
@@ -174,6 +235,9 @@ def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
     ax.scatter(numeric, backprop, s=6, alpha=0.6, label=f"{numeric.size} weights")
     ax.set(xlabel="gradient by nudging each weight", ylabel="gradient by backpropagation",
            title="Calculus agrees with nudging")
-    ax.legend()
+    for axis in (ax.xaxis, ax.yaxis):  # few ticks, one shared power of ten: labels that never overlap
+        axis.set_major_locator(MaxNLocator(4))
+    ax.ticklabel_format(style="sci", scilimits=(-2, 3), useMathText=True)
+    ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return fig
