@@ -226,3 +226,26 @@ def test_gradcheck_ticks_do_not_overlap_and_legends_do_not_cover_lines():
         for ax in fig.axes:
             legend = ax.get_legend().get_window_extent(renderer)
             assert not legend.overlaps(ax.get_window_extent(renderer))  # below the plot, never on a line
+
+
+def test_charts_are_drawn_where_no_process_can_be_forked(runs, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from sevensteps.report import ChartWorker, build_report
+
+    summaries, cwd = runs
+    run_dir = tmp_path / "run"
+    shutil.copytree(cwd / summaries["mlp"]["run_dir"], run_dir)
+    shutil.rmtree(run_dir / "figures")
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert ChartWorker().process is None
+    build_report(run_dir)
+    assert {p.stem for p in (run_dir / "figures").glob("*.png")} == ALL_FIGURES
+
+
+def test_a_worker_that_gets_no_job_ends_cleanly():
+    from sevensteps.report import ChartWorker
+
+    worker = ChartWorker()
+    worker.finish()
+    assert worker.process is None or (not worker.process.is_alive() and worker.process.exitcode == 0)

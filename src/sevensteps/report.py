@@ -19,6 +19,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,10 +294,16 @@ def draw_charts(inputs: dict[str, Any], out: Path) -> dict[str, Path]:
     return {name: plots.save_png(fig, out / f"{name}.png", dpi=90, tight=False) for name, fig in charts.items()}
 
 
-def _chart_worker(connection: Any) -> None:
+def _chart_worker(receiver: Any, sender: Any) -> None:
+    # Ctrl-C is the parent's to handle; if the parent dies, the closed pipe ends this process too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sender.close()
     from . import plots  # noqa: F401  (the slow import, done while the parent works out the numbers)
 
-    job = connection.recv()
+    try:
+        job = receiver.recv()
+    except EOFError:
+        return
     if job is not None:
         draw_charts(*job)
 
@@ -315,8 +322,9 @@ class ChartWorker:
         if "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1:
             context = multiprocessing.get_context("fork")
             receiver, self.sender = context.Pipe(duplex=False)
-            self.process = context.Process(target=_chart_worker, args=(receiver,), daemon=True)
+            self.process = context.Process(target=_chart_worker, args=(receiver, self.sender), daemon=True)
             self.process.start()
+            receiver.close()
 
     def submit(self, inputs: dict[str, Any], out: Path) -> None:
         self.job = (inputs, out)
