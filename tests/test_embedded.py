@@ -117,3 +117,14 @@ def test_build_script_reproduces_the_shipped_test_set_byte_for_byte(tmp_path, mn
     assert result.returncode == 0, result.stderr
     assert EMBEDDED["mnist_test"][1] in result.stdout
     assert (tmp_path / "mnist_test.npz").read_bytes() == (EMBEDDED_DIR / "mnist_test.npz").read_bytes()
+
+
+def test_the_package_data_rule_ships_both_files_and_no_mlxtend():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["sevensteps.data"]
+    shipped = {p.name for pattern in patterns for p in (ROOT / "src" / "sevensteps" / "data").glob(pattern)}
+    assert shipped == {f"{name}.npz" for name in EMBEDDED}
+    assert not any("mlxtend" in d for d in project["project"]["dependencies"])
+    assert "CC BY-SA 3.0" in project["project"]["license"]["text"]

@@ -9,6 +9,7 @@ scale, red for positive (votes for the first class), blue for negative, white fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ def colorize(image: Any, limit: float | None = None) -> Any:
     return (anchors[low] * (1 - fraction) + anchors[low + 1] * fraction).round().astype(xp.uint8)
 
 
+@cache
 def font(size: int = FONT_SIZE) -> Any:
+    """Pillow's own font (no system fonts needed), loaded once per size."""
     return ImageFont.load_default(size=size)
 
 

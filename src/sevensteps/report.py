@@ -111,6 +111,7 @@ def gradient_check(splits: Any, model: Any, loss_name: str, batch: int = 64) -> 
 
 def tell(run_dir: Path, splits: Any = None) -> tuple[Story, dict[str, Any]]:
     """The story's numbers, and the arrays its pictures need."""
+    from .autograd import no_grad
     from .baseline import PixelSimilarity
     from .data import load_splits, parse_digits
     from .learner import WeightSnapshots, load_model
@@ -143,8 +144,6 @@ def tell(run_dir: Path, splits: Any = None) -> tuple[Story, dict[str, Any]]:
     flat = images.reshape(len(images), -1)
     per_class = 4 if story.binary else 1
     chosen = xp.concatenate([xp.flatnonzero(splits.valid.labels == c)[:per_class] for c in splits.classes])
-    from .autograd import no_grad
-
     with no_grad():
         scores = model(Tensor(flat[chosen])).data
     probs = probabilities(model, flat, len(splits.classes))
@@ -380,7 +379,7 @@ def captions(story: Story) -> dict[str, str]:
                    "a detector of a stroke pattern; the output layer combines their votes.")
     checked = facts["gradcheck"]["count"]
     which = ("every weight of the model" if linear and binary
-             else "the output layer's weights of the first output and its biases")
+             else "the output layer's weights into its first output, and its biases")
     return {
         "init": "Step 1, init: random weights, one per pixel" + (" and hidden unit" if not linear else "")
                 + "; at this point the model knows nothing.",
