@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -10,10 +11,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 from PIL import Image
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -32,8 +36,9 @@ def runs(tmp_path_factory):
             "ten": train(cwd, "--digits", "all", "--lr", "0.5")}, cwd
 
 
-STEP_FIGURES = {"init", "predict", "loss", "gradcheck", "step", "snapshots", "stop"}
-ALL_FIGURES = STEP_FIGURES | {"ideal_digits", "weights", "mistakes"}
+PICTURES = {"init", "predict", "snapshots", "ideal_digits", "weights", "mistakes"}  # PNG, drawn with Pillow
+CHARTS = {"loss", "gradcheck", "step", "stop"}  # SVG
+ALL_FIGURES = PICTURES | CHARTS
 
 
 def assert_real_picture(path: Path, min_size=(150, 100)):
@@ -47,13 +52,26 @@ def assert_real_picture(path: Path, min_size=(150, 100)):
     assert path.stat().st_size < 1_000_000
 
 
+def assert_real_chart(path: Path):
+    """An SVG document with a title, labelled axes and something drawn from data."""
+    root = ElementTree.parse(path).getroot()
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert len(texts) >= 6 and all(texts), (path, texts)
+    drawn = [e for e in root.iter() if e.tag in (f"{SVG}polyline", f"{SVG}circle")]
+    bars = [e for e in root.iter(f"{SVG}rect") if e.get("fill") not in ("white", "none")]
+    assert len(drawn) + len(bars) >= 3, path
+
+
 @pytest.mark.parametrize("kind", ["linear", "mlp", "ten"])
 def test_every_figure_is_a_real_picture(runs, kind):
     summaries, cwd = runs
     figures = cwd / summaries[kind]["run_dir"] / "figures"
-    assert {p.stem for p in figures.glob("*.png")} == ALL_FIGURES
+    assert {p.stem for p in figures.glob("*.png")} == PICTURES
+    assert {p.stem for p in figures.glob("*.svg")} == CHARTS
     for path in figures.glob("*.png"):
         assert_real_picture(path)
+    for path in figures.glob("*.svg"):
+        assert_real_chart(path)
 
 
 def test_report_command_rebuilds_from_a_saved_run(runs):
@@ -65,7 +83,8 @@ def test_report_command_rebuilds_from_a_saved_run(runs):
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     page = (run_dir / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(ALL_FIGURES)
+    assert page.count("data:image/png;base64,") == len(PICTURES)
+    assert page.count("data:image/svg+xml;base64,") == len(CHARTS)
     assert "Pixel similarity" in page and "Stopped because: reached 3 epochs" in page
     bad = subprocess.run([sys.executable, "-m", "sevensteps.cli", "report", str(cwd / "nowhere")], cwd=cwd,
                          capture_output=True, text=True, check=False)
@@ -191,11 +210,11 @@ def test_report_uses_recorded_gradient_sizes_and_rebuilds_old_runs(runs, tmp_pat
 
     page = build_report(run_dir).read_text()
     assert "Its size went from 0.5000 in epoch 1 to 0.1667 in the last epoch" in page
-    assert_real_picture(run_dir / "figures" / "gradient.png")
+    assert_real_chart(run_dir / "figures" / "gradient.svg")
     (run_dir / "snapshots.safetensors").unlink()  # a run from before weight snapshots were kept
     page = build_report(run_dir).read_text()
-    assert {p.stem for p in (run_dir / "figures").glob("*.png")} == ALL_FIGURES - {"init", "step", "snapshots"} | {
-        "gradient"}
+    figures = {p.stem for p in (run_dir / "figures").iterdir()}
+    assert figures == ALL_FIGURES - {"init", "step", "snapshots"} | {"gradient"}
     assert "1. init" in page and "7. stop" in page
 
 
@@ -203,7 +222,7 @@ def overlaps(boxes) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
-def test_gradcheck_ticks_do_not_overlap_and_legends_do_not_cover_lines():
+def test_matplotlib_gradcheck_ticks_do_not_overlap_and_legends_do_not_cover_lines():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from sevensteps import plots
@@ -216,36 +235,53 @@ def test_gradcheck_ticks_do_not_overlap_and_legends_do_not_cover_lines():
     ax = fig.axes[0]
     for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
         shown = [t.get_window_extent(renderer) for t in labels if t.get_text()]
-        assert len(shown) >= 3 and not overlaps(shown)
+        assert len(shown) >= 3 and not any(a.overlaps(b) for i, a in enumerate(shown) for b in shown[i + 1:])
     history = [{"epoch": e, "train_loss": 1 / e, "valid_loss": 1 / e, "valid_accuracy": 0.9 + e / 100}
                for e in range(1, 6)]
-    for fig in (plots.accuracy_curve(history, 0.93, 5, 5), plots.loss_curve(history),
-                plots.training_curves(history, 0.93)):
-        renderer = FigureCanvasAgg(fig).get_renderer()
-        fig.draw(renderer)
-        for ax in fig.axes:
-            legend = ax.get_legend().get_window_extent(renderer)
-            assert not legend.overlaps(ax.get_window_extent(renderer))  # below the plot, never on a line
+    fig = plots.training_curves(history, 0.93)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        assert not ax.get_legend().get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
 
 
-def test_charts_are_drawn_where_no_process_can_be_forked(runs, tmp_path, monkeypatch):
-    import multiprocessing
-
-    from sevensteps.report import ChartWorker, build_report
-
-    summaries, cwd = runs
-    run_dir = tmp_path / "run"
-    shutil.copytree(cwd / summaries["mlp"]["run_dir"], run_dir)
-    shutil.rmtree(run_dir / "figures")
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert ChartWorker().process is None
-    build_report(run_dir)
-    assert {p.stem for p in (run_dir / "figures").glob("*.png")} == ALL_FIGURES
+def chart_layout(svg: str):
+    """(plot rectangle (x, y, w, h), x tick labels (x, text), legend texts' y) of a report chart."""
+    root = ElementTree.fromstring(svg)
+    plot = next(r for r in root.iter(f"{SVG}rect") if r.get("fill") == "none")
+    box = [float(plot.get(k)) for k in ("x", "y", "width", "height")]
+    bottom = box[1] + box[3]
+    texts = [(float(t.get("x", 0)), float(t.get("y", 0)), t.text) for t in root.iter(f"{SVG}text")
+             if t.get("x") is not None]
+    ticks = [(x, text) for x, y, text in texts if abs(y - (bottom + 16)) < 0.5]
+    legend = [y for x, y, text in texts if y > bottom + 40]
+    return box, ticks, legend
 
 
-def test_a_worker_that_gets_no_job_ends_cleanly():
-    from sevensteps.report import ChartWorker
+@pytest.mark.parametrize("low, high", [(-0.0172, 0.0003), (0.000012, 0.00009), (-3e-11, 4e-11), (95.29, 97.15),
+                                       (0.5, 0.5), (-12345.0, 678.0)])
+def test_chart_ticks_are_few_round_and_never_overlap(low, high):
+    from sevensteps.charts import Chart
 
-    worker = ChartWorker()
-    worker.finish()
-    assert worker.process is None or (not worker.process.is_alive() and worker.process.exitcode == 0)
+    xs = list(np.linspace(low, high, 50))
+    chart = Chart("t", "x", "y", integer_x=False).points(xs, xs, "values", "blue").line(
+        [low, high], [low, high], "identity", "red", markers=False)
+    _, ticks, _ = chart_layout(chart.svg())
+    assert 2 <= len(ticks) <= 6
+    labels = [text for _, text in ticks]
+    assert len(set(labels)) == len(labels), labels  # neighbours never print the same
+    positions = [x for x, _ in ticks]
+    widest = 7 * max(len(t) for t in labels)  # 12 px text is under 7 px a character
+    assert all(b - a > widest for a, b in itertools.pairwise(positions)), (labels, positions)
+
+
+def test_chart_legend_sits_below_the_plot_and_its_axis_label():
+    from sevensteps.charts import Chart
+
+    chart = (Chart("Validation accuracy per epoch", "epoch", "accuracy (%)")
+             .line(range(1, 21), np.linspace(96, 97.2, 20), "trained model", "green")
+             .hline(95.3, "pixel similarity (95.3%)", "red").star(18, 97.15, "best (epoch 18)", "orange")
+             .vline(20, "stopped after epoch 20", "gray"))
+    box, ticks, legend = chart_layout(chart.svg())
+    assert len(legend) == 4 and min(legend) > box[1] + box[3] + 40
+    assert [text for _, text in ticks] == ["5", "10", "15", "20"]

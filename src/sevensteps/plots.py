@@ -1,4 +1,5 @@
-"""Pictures of what the model learned: ideal digits, weights as images, curves, mistakes.
+"""matplotlib figures outside the report: a notebook's ideal digits and training curves, and
+``sevensteps gradcheck --plot``. (The report draws its own with Pillow and SVG: see report.py.)
 
 Every function returns a matplotlib ``Figure`` built without pyplot (so no window, no global state);
 :func:`save_png` writes one atomically. matplotlib is imported only when this module is.
@@ -19,11 +20,10 @@ GRAY = "gray"
 DIVERGING = "RdBu_r"  # red: votes for the first class, blue: for the other
 
 
-def save_png(fig: Figure, path: Path, dpi: int = 100, tight: bool = True) -> Path:
-    """Write the figure as PNG, atomically. ``tight`` crops to the content, at the cost of drawing it twice;
-    the report's charts have fixed margins and skip it."""
+def save_png(fig: Figure, path: Path, dpi: int = 100) -> Path:
+    """Write the figure as PNG, atomically."""
     with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return Path(path)
 
 
@@ -58,48 +58,6 @@ def ideal_digits(ideals: dict[str, Any]) -> Figure:
         shown = _image(ax, difference, f"{names[0]} minus {names[1]}", DIVERGING, limit)
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     fig.suptitle("Pixel similarity: the average of every training image of a class", fontsize=11)
-    return fig
-
-
-def linear_weights(weights: Any, names: list[str]) -> Figure:
-    """Weights of a linear model as 28×28 heatmaps: which pixels vote for which class."""
-    weights = xp.asarray(weights).reshape(-1, 784)
-    count = len(weights)
-    fig = Figure(figsize=(3.2 * min(count, 5), 3.2 * -(-count // 5)))
-    limit = float(xp.abs(weights).max()) or 1.0
-    for k, row in enumerate(weights):
-        title = f"weights: red votes {names[0]}, blue {names[1]}" if count == 1 else f"weights for {names[k]}"
-        ax = fig.add_subplot(-(-count // 5), min(count, 5), k + 1)
-        shown = _image(ax, row, title, DIVERGING, limit)
-    fig.colorbar(shown, ax=fig.axes, fraction=0.046, pad=0.04, label="weight")
-    fig.suptitle("What the linear model learned, pixel by pixel", fontsize=11)
-    return fig
-
-
-def hidden_units(weights: Any, max_units: int = 30,
-                 title: str = "Hidden layer: input weights of {n} units (red positive, blue negative)") -> Figure:
-    """Each hidden unit's 784 input weights as an image (the first ``max_units``)."""
-    weights = xp.asarray(weights)[:max_units]
-    columns = min(len(weights), 10)
-    rows = -(-len(weights) // columns)
-    fig = Figure(figsize=(1.5 * columns, 1.6 * rows + 0.6))
-    for k, row in enumerate(weights):
-        limit = float(xp.abs(row).max()) or 1.0
-        _image(fig.add_subplot(rows, columns, k + 1), row, f"unit {k}", DIVERGING, limit)
-    fig.suptitle(title.format(n=len(weights)), fontsize=11)
-    return fig
-
-
-def weight_snapshots(snapshots: list[tuple[str, Any]]) -> Figure:
-    """First-layer weights at moments of training (after init, epoch 1, a middle epoch, the end)."""
-    fig = Figure(figsize=(3 * len(snapshots), 3.3))
-    limit = max(float(xp.abs(xp.asarray(w).reshape(-1, 784)[0]).max()) for _, w in snapshots) or 1.0
-    for k, (label, weights) in enumerate(snapshots):
-        shown = _image(fig.add_subplot(1, len(snapshots), k + 1), xp.asarray(weights).reshape(-1, 784)[0], label,
-                       DIVERGING, limit)
-    fig.colorbar(shown, ax=fig.axes, fraction=0.03, pad=0.02, label="weight")
-    fig.suptitle("From random start to pattern: the weights of the first output (or unit) during training",
-                 fontsize=11)
     return fig
 
 
@@ -152,73 +110,6 @@ def _accuracy_lines(ax: Any, history: list[dict[str, Any]], baseline_accuracy: f
     ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
     _legend_below(ax, 2)
     _integer_epochs(ax)
-
-
-def _chart(height: float, bottom: float) -> tuple[Figure, Any]:
-    """A one-plot figure with fixed margins (room for the legend below when ``bottom`` is large)."""
-    fig = Figure(figsize=(5.5, height))
-    fig.subplots_adjust(left=0.13, right=0.97, top=0.9, bottom=bottom)
-    return fig, fig.add_subplot(1, 1, 1)
-
-
-def loss_curve(history: list[dict[str, Any]]) -> Figure:
-    """Step 3 of a run: training and validation loss per epoch."""
-    fig, ax = _chart(3.4, 0.3)
-    _loss_lines(ax, history)
-    return fig
-
-
-def accuracy_curve(history: list[dict[str, Any]], baseline_accuracy: float | None, stop_epoch: int | None,
-                   best_epoch: int | None) -> Figure:
-    """Step 7 of a run: validation accuracy per epoch against the baseline, where it stopped, its best."""
-    fig, ax = _chart(3.8, 0.34)
-    _accuracy_lines(ax, history, baseline_accuracy, stop_epoch, best_epoch)
-    return fig
-
-
-def epoch_bars(values: list[float], title: str, ylabel: str, label: str) -> Figure:
-    """One bar per epoch (how far the weights moved, or the gradient's size)."""
-    fig, ax = _chart(3.2, 0.16)
-    ax.bar(range(1, len(values) + 1), values, color="C0", label=label)
-    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
-    _integer_epochs(ax)
-    return fig
-
-
-def confusion_matrix(matrix: Any, names: list[str]) -> Figure:
-    """Counts of (true class, predicted class); the diagonal is what the model got right."""
-    matrix = xp.asarray(matrix)
-    size = max(3.5, 0.55 * len(names) + 2)
-    fig = Figure(figsize=(size + 1, size))
-    ax = fig.add_subplot(1, 1, 1)
-    shown = ax.imshow(matrix, cmap="Blues")
-    tilt = len(names) > 2
-    ax.set_xticks(range(len(names)), names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (validation)")
-    threshold = matrix.max() / 2 if matrix.size else 0
-    for (i, j), value in xp.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
-                color="white" if value > threshold else "black")
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
-    return fig
-
-
-def confident_mistakes(images: Any, true: list[str], predicted: list[str], probability: Any) -> Figure:
-    """The validation images the model got wrong with the most confidence, each with its labels."""
-    count = len(images)
-    columns = min(max(count, 1), 6)
-    rows = max(1, -(-count // columns))
-    fig = Figure(figsize=(2 * columns, 2.3 * rows + 0.5))
-    if count == 0:
-        ax = fig.add_subplot(1, 1, 1)
-        ax.text(0.5, 0.5, "no mistakes on the validation set", ha="center", va="center", fontsize=12)
-        ax.set_axis_off()
-    for k in range(count):
-        title = f"true {true[k]}, said {predicted[k]}\n{100 * float(probability[k]):.1f}% sure"
-        _image(fig.add_subplot(rows, columns, k + 1), images[k], title)
-    fig.suptitle("Most confident mistakes", fontsize=11)
-    return fig
 
 
 def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:

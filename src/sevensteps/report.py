@@ -6,8 +6,8 @@ RUN_DIR`` can rebuild the report of any run, old ones included; numbers a run di
 size per epoch) are left out with a sentence saying so.
 
 The page leads with the seven steps, then baseline vs model, then the mistakes, then the full history and
-the configuration. Digit-sized pictures are drawn with Pillow (:mod:`sevensteps.pictures`); the charts with
-matplotlib, in a forked process while this one draws the pictures.
+the configuration. Digit-sized pictures are drawn with Pillow (:mod:`sevensteps.pictures`), the charts as
+SVG (:mod:`sevensteps.charts`); neither needs matplotlib, whose import alone took longer than the training.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import html
 import itertools
 import json
 import math
-import multiprocessing
-import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,99 +261,59 @@ def draw_pictures(story: Story, arrays: dict[str, Any], out: Path) -> dict[str, 
 # ---------------------------------------------------------------- charts
 
 
-def chart_inputs(story: Story, arrays: dict[str, Any]) -> dict[str, Any]:
-    """What the charts need: plain numbers and two small arrays."""
+def draw_charts(story: Story, arrays: dict[str, Any], out: Path) -> dict[str, Path]:
+    """The charts, as SVG (:mod:`sevensteps.charts`)."""
+    from .charts import Chart
+
     summary, facts = story.summary, story.facts
     history = summary["history"]
-    best_epoch = max(history, key=lambda h: h["valid_accuracy"])["epoch"] if history else None
-    return {"history": history, "baseline": summary["baseline_accuracy"], "stop_epoch": summary["epochs_run"],
-            "best_epoch": best_epoch, "gradcheck": arrays["gradcheck"], "grad_norms": facts["grad_norms"],
-            "moves": facts["moves"]}
+    epochs = [h["epoch"] for h in history]
+
+    def number(x: float | None) -> float:
+        return math.nan if x is None else x
+
+    charts = {"loss": Chart("Loss per epoch", "epoch", "loss")
+              .line(epochs, [number(h["train_loss"]) for h in history], "training loss", "blue")
+              .line(epochs, [number(h["valid_loss"]) for h in history], "validation loss", "orange")}
+    numeric, backprop = arrays["gradcheck"]
+    low, high = float(min(numeric.min(), backprop.min())), float(max(numeric.max(), backprop.max()))
+    charts["gradcheck"] = (Chart("Calculus agrees with nudging", "gradient by nudging each weight",
+                                 "gradient by backpropagation", integer_x=False)
+                           .line([low, high], [low, high], "identity", "red", markers=False)
+                           .points(numeric.tolist(), backprop.tolist(), f"{numeric.size} weights", "blue"))
+    if facts["grad_norms"]:
+        charts["gradient"] = Chart("Size of the gradient per epoch", "epoch", "L2 norm").bars(
+            epochs, facts["grad_norms"], "blue")
+    if facts["moves"]:
+        charts["step"] = Chart("How far the first layer's weights moved, per epoch", "epoch",
+                               "distance (L2 norm)").bars(list(range(1, len(facts["moves"]) + 1)), facts["moves"],
+                                                          "blue")
+    accuracy = [100 * h["valid_accuracy"] for h in history]
+    stop = Chart("Validation accuracy per epoch", "epoch", "accuracy (%)").line(epochs, accuracy, "trained model",
+                                                                                 "green")
+    if summary["baseline_accuracy"] is not None:
+        baseline = 100 * summary["baseline_accuracy"]
+        stop.hline(baseline, f"pixel similarity ({baseline:.1f}%)", "red", "dashed")
+    if history:
+        best = max(history, key=lambda h: h["valid_accuracy"])
+        stop.star(best["epoch"], 100 * best["valid_accuracy"], f"best (epoch {best['epoch']})", "orange")
+        stop.vline(history[-1]["epoch"], f"stopped after epoch {history[-1]['epoch']}", "gray", "dotted")
+    charts["stop"] = stop
+    paths = {}
+    for name, chart in charts.items():
+        paths[name] = out / f"{name}.svg"
+        atomic_write_text(paths[name], chart.svg())
+    return paths
 
 
-def draw_charts(inputs: dict[str, Any], out: Path) -> dict[str, Path]:
-    """The charts, with matplotlib."""
-    from . import plots
-
-    history = inputs["history"]
-    charts = {
-        "loss": plots.loss_curve(history),
-        "gradcheck": plots.gradcheck_scatter(*inputs["gradcheck"]),
-        "stop": plots.accuracy_curve(history, inputs["baseline"], inputs["stop_epoch"], inputs["best_epoch"]),
-    }
-    if inputs["grad_norms"]:
-        charts["gradient"] = plots.epoch_bars(inputs["grad_norms"], "Size of the gradient per epoch", "L2 norm",
-                                              "gradient")
-    if inputs["moves"]:
-        charts["step"] = plots.epoch_bars(inputs["moves"], "How far the first layer's weights moved, per epoch",
-                                          "distance (L2 norm of the change)", "change")
-    return {name: plots.save_png(fig, out / f"{name}.png", dpi=90, tight=False) for name, fig in charts.items()}
-
-
-def _chart_worker(receiver: Any, sender: Any) -> None:
-    # Ctrl-C is the parent's to handle; if the parent dies, the closed pipe ends this process too.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sender.close()
-    from . import plots  # noqa: F401  (the slow import, done while the parent works out the numbers)
-
-    try:
-        job = receiver.recv()
-    except EOFError:
-        return
-    if job is not None:
-        draw_charts(*job)
-
-
-class ChartWorker:
-    """A forked process that imports matplotlib at once, then draws the charts it is sent.
-
-    Start it early (before training, or at least before the report's numbers are worked out) so that
-    importing matplotlib and drawing overlap with the rest of the work. Where processes cannot be forked,
-    the charts are drawn in this process, in :meth:`finish`.
-    """
-
-    def __init__(self) -> None:
-        self.process: Any = None
-        self.job: tuple[dict[str, Any], Path] | None = None
-        if "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1:
-            context = multiprocessing.get_context("fork")
-            receiver, self.sender = context.Pipe(duplex=False)
-            self.process = context.Process(target=_chart_worker, args=(receiver, self.sender), daemon=True)
-            self.process.start()
-            receiver.close()
-
-    def submit(self, inputs: dict[str, Any], out: Path) -> None:
-        self.job = (inputs, out)
-        if self.process is not None:
-            self.sender.send(self.job)
-
-    def finish(self) -> None:
-        """Wait for the charts; if the worker failed (or there is none) draw them here, so errors surface."""
-        if self.process is not None:
-            if self.job is None:
-                self.sender.send(None)
-            self.process.join()
-            if self.process.exitcode == 0:
-                return
-        if self.job is not None:
-            draw_charts(*self.job)
-
-
-def make_figures(run_dir: Path, splits: Any = None, worker: ChartWorker | None = None) -> tuple[Story, dict[str, Path]]:
-    """Every figure of the run as PNG in ``run_dir/figures``: charts in a forked process, pictures here."""
-    worker = worker or ChartWorker()
-    try:
-        story, arrays = tell(Path(run_dir), splits)
-        out = Path(run_dir) / "figures"
-        out.mkdir(parents=True, exist_ok=True)
-        for old in out.glob("*.png"):
-            old.unlink()
-        worker.submit(chart_inputs(story, arrays), out)
-        paths = draw_pictures(story, arrays, out)
-    finally:
-        worker.finish()
-    paths.update({p.stem: p for p in out.glob("*.png") if p.stem not in paths})
-    return story, paths
+def make_figures(run_dir: Path, splits: Any = None) -> tuple[Story, dict[str, Path]]:
+    """Every figure of the run in ``run_dir/figures``: pictures as PNG, charts as SVG."""
+    story, arrays = tell(Path(run_dir), splits)
+    out = Path(run_dir) / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in [*out.glob("*.png"), *out.glob("*.svg")]:
+        old.unlink()
+    return story, {**draw_pictures(story, arrays, out), **draw_charts(story, arrays, out)}
 
 
 # ---------------------------------------------------------------- the page
@@ -497,15 +454,15 @@ def step_texts(story: Story) -> list[tuple[str, str, list[str]]]:
             ("7. stop", stop_text, ["stop"])]
 
 
-def build_report(run_dir: Path, splits: Any = None, worker: ChartWorker | None = None) -> Path:
-    """Figures plus ``report.html`` for a finished run folder (``worker``: a :class:`ChartWorker` started early)."""
+def build_report(run_dir: Path, splits: Any = None) -> Path:
+    """Figures plus ``report.html`` for a finished run folder."""
     run_dir = Path(run_dir)
     for needed in ("config.json", "summary.json", "model.safetensors"):
         if not (run_dir / needed).is_file():
             from .serialize import ModelFileError
 
             raise ModelFileError(f"{run_dir}: not a finished run folder (no {needed})")
-    story, paths = make_figures(run_dir, splits, worker)
+    story, paths = make_figures(run_dir, splits)
     summary, settings, data = story.summary, story.summary["settings"], story.summary["data"]
     texts = captions(story)
 
@@ -516,7 +473,8 @@ def build_report(run_dir: Path, splits: Any = None, worker: ChartWorker | None =
         if name not in paths:
             return ""
         encoded = base64.b64encode(paths[name].read_bytes()).decode("ascii")
-        return (f'<figure id="{name}"><img alt="{html.escape(texts[name])}" src="data:image/png;base64,{encoded}">'
+        kind = "svg+xml" if paths[name].suffix == ".svg" else "png"
+        return (f'<figure id="{name}"><img alt="{html.escape(texts[name])}" src="data:image/{kind};base64,{encoded}">'
                 f"<figcaption>{html.escape(texts[name])}</figcaption></figure>")
 
     steps_html = "".join(f'<section class="step"><h3>{html.escape(heading)}</h3><p>{text}</p>'
