@@ -53,7 +53,7 @@ def test_default_source_trains_on_the_sample_and_validates_on_the_test_set():
     assert len(ten.train) == 5000 and ten.valid.counts() == MNIST_TEST_COUNTS
 
 
-def test_test_digits_never_train_even_with_another_validation_source(tmp_path):
+def test_test_digits_never_train_even_with_another_validation_source():
     splits = load_splits("sample", valid="mnist_test")
     assert splits.train.counts() == {3: 500, 7: 500} and len(splits.valid) == 2038
     train, valid = load_source("mnist_test")
