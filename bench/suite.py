@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import data as data_bench
 import engine
 import gradients
+import install
+import mainjob
 import memory
 import seed
 import startup
@@ -30,11 +32,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="epochs or fits timed per side (default 5)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--no-install", action="store_true", help="skip the (slow) fresh-venv install benchmark")
     args = parser.parse_args()
     rows = []
-    for name, bench in (("seed", lambda: seed.run(args.repeats)), ("scale", lambda: engine.run(args.repeats)),
-                        ("gradients", gradients.run), ("data", data_bench.run), ("start-up", startup.run),
-                        ("memory", memory.run)):
+    benches = [("seed", lambda: seed.run(args.repeats)), ("scale", lambda: engine.run(args.repeats)),
+               ("gradients", gradients.run), ("data", data_bench.run), ("start-up", startup.run),
+               ("memory", memory.run), ("main job", lambda: mainjob.run(max(args.repeats, 9)))]
+    if not args.no_install:
+        benches.append(("install", lambda: install.run(repeats=3)))
+    for name, bench in benches:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         for row in bench():
             print(f"  {row.what}: {row.figure}", file=sys.stderr, flush=True)
@@ -58,9 +64,15 @@ def main() -> None:
         "apt-get install dataset-fashion-mnist     # Fashion-MNIST for the scale, data and memory rows",
         f"python bench/suite.py --repeats {args.repeats}   # all of it, rewrites BENCHMARKS.md",
         "python bench/engine.py                    # or one area: seed.py engine.py gradients.py data.py ...",
+        "python bench/mainjob.py                   # the main job, with where the report's time goes",
+        "python bench/install.py                   # pip install . in fresh venvs, now and before (with mlxtend)",
         "```",
         "",
-        "The seed rows need the real MNIST test set in `../shared/data/mnist` (beside the project).",
+        "Rows 1 need the real MNIST test set in `../shared/data/mnist` (beside the project). Row 7 runs",
+        "`sevensteps train` and `sevensteps train --no-report` alternately as whole processes. Row 8 creates fresh",
+        "venvs (`python -m venv`), times `pip install .` with pip's cache warmed by one untimed install of each side,",
+        "and measures the venv with `du -sb` and `pip list`; 'before' is the project at commit f51e714, exported",
+        "with `git archive`.",
         "",
     ]
     atomic_write_text(Path(args.out), "\n".join(lines))

@@ -171,7 +171,7 @@ def test_predict_takes_a_run_folder_and_reports_each_unreadable_image(trained, t
 def test_evaluate_prints_accuracy_and_confusion(trained):
     cwd, summary = trained
     data = json.loads(run("evaluate", "--model", summary["model_path"], "--json", cwd=cwd).stdout)
-    assert data["images"] == 200  # the sample's held-out split, the one training validated on
+    assert data["images"] == 2038  # the test set's 3s and 7s, the ones training validated on
     confusion = np.array(data["confusion"])
     assert confusion.sum() == data["images"]
     assert data["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())

@@ -22,7 +22,6 @@ from sevensteps.data import (
     read_idx_folder,
     write_idx,
 )
-from sevensteps.data.sample import load_sample
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -48,32 +47,7 @@ def write_pair(folder: Path, prefix: str, pixels, labels, gz=True):
 # ---------------------------------------------------------------- the embedded sample
 
 
-def test_sample_has_5000_real_digits_500_per_class():
-    data = load_sample()
-    assert data.images.shape == (5000, 28, 28) and data.images.dtype == np.float32
-    assert data.images.min() == 0.0 and data.images.max() == 1.0
-    assert data.counts() == {d: 500 for d in range(10)}
-
-
-def test_sample_is_parsed_once_then_read_from_the_cache(monkeypatch):
-    from sevensteps.data import sample
-
-    first = load_sample()
-
-    def no_parsing(path):
-        raise AssertionError("the CSV was parsed again instead of read from the cache")
-
-    monkeypatch.setattr(sample, "parse_csv", no_parsing)
-    again = load_sample()
-    assert np.array_equal(first.images, again.images) and np.array_equal(first.labels, again.labels)
-
-
-def test_sample_split_is_stratified_deterministic_and_disjoint():
-    a, b = load_splits("sample"), load_splits("sample")
-    assert a.train.counts() == {3: 400, 7: 400} and a.valid.counts() == {3: 100, 7: 100}
-    assert np.array_equal(a.valid.images, b.valid.images)
-    train_rows = {row.tobytes() for row in a.train.images}
-    assert not any(row.tobytes() in train_rows for row in a.valid.images)
+# The built-in sample and test set are checked in tests/test_embedded.py.
 
 
 def test_targets_are_is_it_the_first_digit_for_two_classes():

@@ -52,13 +52,13 @@ def weights(learner):
 
 def test_the_steps_fire_in_the_seeds_order(splits):
     recorder = Recorder()
-    make(splits, epochs=1, cbs=[recorder], batch_size=400).fit()
+    make(splits, epochs=1, cbs=[recorder], batch_size=500).fit()
     batch = recorder.events[recorder.events.index("before_batch"):recorder.events.index("after_batch") + 1]
     assert batch == ["before_batch", "before_predict", "after_predict", "before_loss", "after_loss",
                      "before_gradient", "after_gradient", "before_step", "after_step", "after_batch"]
     assert recorder.events[:3] == ["before_init", "after_init", "before_fit"]
     assert recorder.events[-3:] == ["after_validate", "after_epoch", "after_fit"]
-    assert recorder.events.count("before_batch") == 2  # 800 images, batch 400
+    assert recorder.events.count("before_batch") == 2  # 1,000 images, batch 500
     assert set(recorder.events) <= set(EVENTS)
 
 

