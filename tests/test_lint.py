@@ -16,6 +16,6 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.fail("ruff is not installed: pip install -e '.[test]'")
-    result = subprocess.run([ruff, "check", "src", "tests", "bench", "examples"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run([ruff, "check", "src", "tests", "bench", "examples", "tools"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -306,16 +306,3 @@ class Learner:
 
 def _name(metric: Any) -> str:
     return getattr(metric, "__name__", type(metric).__name__)
-
-
-def __getattr__(name: str) -> Any:
-    """Names that lived here before the split; report.py still imports them from here."""
-    if name == "load_model":
-        from .digits import load_model
-
-        return load_model
-    if name == "WeightSnapshots":
-        from .callbacks import WeightSnapshots
-
-        return WeightSnapshots
-    raise AttributeError(f"module 'sevensteps.learner' has no attribute {name!r}")

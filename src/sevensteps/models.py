@@ -51,7 +51,3 @@ def make_model(kind: str, n_outputs: int, hidden: int = 30, generator: Generator
     from .recipes import build_model
 
     return build_model(kind, n_outputs, generator, hidden=hidden)
-
-
-# report.py and the benchmarks import these from here; they live in metrics.py now.
-from .metrics import class_index, confusion_matrix, probabilities  # noqa: E402, F401

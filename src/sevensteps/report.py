@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ class Story:
     """The numbers a report tells, all from the run folder (and the data its config names)."""
 
     run_dir: Path
-    config: dict[str, Any]
+    config: Any  # runs.RunConfig
     summary: dict[str, Any]
     names: list[str]
     model_kind: str
@@ -110,15 +109,17 @@ def tell(run_dir: Path, splits: Any = None) -> tuple[Story, dict[str, Any]]:
     """The story's numbers, and the arrays its pictures need."""
     from .autograd import no_grad
     from .baseline import PixelSimilarity
+    from .callbacks import WeightSnapshots
     from .data import load_splits, parse_digits
-    from .learner import WeightSnapshots, load_model
-    from .models import class_index, confusion_matrix, probabilities
+    from .digits import load_model
+    from .metrics import class_index, confusion_matrix, probabilities
+    from .runs import RunConfig, read_summary
     from .tensor import Tensor
 
-    config = json.loads((run_dir / "config.json").read_text())
-    summary = json.loads((run_dir / "summary.json").read_text())
+    config = RunConfig.load(run_dir)
+    summary = read_summary(run_dir)
     if splits is None:
-        splits = load_splits(config["data"], config["valid"], parse_digits(config["digits"]), log=lambda m: None)
+        splits = load_splits(config.data, config.valid, parse_digits(config.digits), log=lambda m: None)
     model, meta = load_model(run_dir / "model.safetensors")
     snapshots = WeightSnapshots()
     if (run_dir / "snapshots.safetensors").is_file():
@@ -436,12 +437,12 @@ def step_texts(story: Story) -> list[tuple[str, str, list[str]]]:
                    f"batches per epoch × {r['epochs']} epochs = {r['steps']:,} steps"
                    + (f" (at most: {r['partial']} epoch(s) ended early)" if r["partial"] else "")
                    + f", in {r['seconds']:.2f} s of training.")
-    rules = story.config.get("rules", {})
-    rule_list = [f"after {rules.get('epochs', 20)} epochs"]
-    if rules.get("patience"):
-        rule_list.append(f"when validation accuracy has not improved for {rules['patience']} epochs")
-    if rules.get("time_limit"):
-        rule_list.append(f"after {rules['time_limit']:g} s")
+    rules = story.config.rules
+    rule_list = [f"after {rules.epochs} epochs"]
+    if rules.patience:
+        rule_list.append(f"when validation accuracy has not improved for {rules.patience} epochs")
+    if rules.time_limit:
+        rule_list.append(f"after {rules.time_limit:g} s")
     stop_text = (f"The rules: stop {', or '.join(rule_list)}. The one that fired: "
                  f"<strong>{e(s['stopped_because'])}</strong>. Final validation accuracy {_pct(s['valid_accuracy'])}"
                  f" (best {_pct(s['best_valid_accuracy'])}).")
