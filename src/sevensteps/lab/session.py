@@ -177,14 +177,15 @@ class Session:
 
     # ------------------------------------------------------------ building a learner
 
-    def _load_data(self, settings: LabSettings) -> None:
-        """Load the data and fit the pixel-similarity baseline, unless the same data is loaded already."""
+    def _load_data(self, settings: LabSettings) -> dict[str, Any]:
+        """The data and its pixel-similarity baseline (reused when the same data is loaded already)."""
         from ..baseline import PixelSimilarity
         from ..data import DataError, load_splits, parse_digits
 
         key = (settings.data, settings.digits)
         if key == self.data_key:
-            return
+            return {"splits": self.splits, "baseline": self.baseline, "data_key": key,
+                    "baseline_accuracy": self.baseline_accuracy, "far_distance": self.far_distance}
         try:
             splits = load_splits(settings.data, None, parse_digits(settings.digits), log=self.log)
         except DataError as error:
@@ -192,14 +193,14 @@ class Session:
         baseline = PixelSimilarity("l1").fit(splits.train, splits.classes)
         # "Looks like no digit I know": farther from every ideal than 99.5% of the training images are.
         nearest = baseline.distances(splits.train.images).min(axis=-1)
-        self.splits, self.baseline, self.data_key = splits, baseline, key
-        self.baseline_accuracy = baseline.evaluate(splits.valid).accuracy
-        self.far_distance = float(xp.quantile(nearest, 0.995))
+        return {"splits": splits, "baseline": baseline, "data_key": key,
+                "baseline_accuracy": baseline.evaluate(splits.valid).accuracy,
+                "far_distance": float(xp.quantile(nearest, 0.995))}
 
     def configure(self, settings: LabSettings, keep_weights: bool = False) -> str:
-        """Use these settings. Only lr, speed-like values and the epoch limit keep the run; anything else
-        (model, loss, optimizer, batch size, seed, data) starts again from init. Returns what happened."""
-        from ..learner import Learner, Settings
+        """Use these settings. Only lr and the epoch limit keep the run; anything else (model, loss,
+        optimizer, batch size, seed, data) starts again from init. Bad settings change nothing."""
+        from ..learner import Learner, Settings, StopRules, WeightSnapshots
 
         settings = replace(settings).checked()
         old = getattr(self, "settings", None)
@@ -209,19 +210,20 @@ class Session:
                 self.settings = settings
                 self.rules.epochs = max(settings.epochs, 1)
                 self.set_lr(settings.lr)
+                self._publish(force=True)
             return "lr and the epoch limit take effect at the next step"
-        self._stop_thread()
-        self._load_data(settings)
+        data = self._load_data(settings)
         loss = None if settings.loss == "auto" else settings.loss
         learner_settings = Settings(settings.model, settings.hidden, loss, settings.optimizer, settings.lr,
                                     settings.batch_size, settings.seed)
-        from ..learner import StopRules, WeightSnapshots
-
         try:
-            learner = Learner(self.splits, learner_settings, callbacks=[])
+            learner = Learner(data["splits"], learner_settings, callbacks=[])
         except ValueError as error:
             raise LabError(str(error)) from error
+        self._stop_thread()
         with self.cond:
+            for name, value in data.items():
+                setattr(self, name, value)
             self.settings = settings
             self.snapshots_cb = WeightSnapshots()
             learner.callbacks = [Pacer(self), self.snapshots_cb]
@@ -523,7 +525,7 @@ class Session:
                         f"high, each step overshoots. Try lr {lr / 10:g}, or rewind to before it rose.")
         # The first steps from small random weights are always large next to them; after that a step
         # several times the weights' own size means the learning rate is far too high.
-        later = [ratio for seen, ratio in self.update_ratio if seen > 5]
+        later = [ratio for seen, ratio in self.update_ratio if seen > 2]
         if later and max(later) > 3.0:
             return (f"A step changed the weights by {max(later):.3g} times their own size: the learning rate {lr:g} "
                     f"is far too high (the outputs saturate and learning stalls). Try lr {lr / 100:g}.")
@@ -841,10 +843,14 @@ class Session:
         self.quiesce()
         self._stop_thread()
         learn = self.learner
+        pacer = learn.callbacks
+        learn.callbacks = [self.snapshots_cb]  # load_checkpoint runs init: nothing may wait for the page here
         try:
             learn.load_checkpoint(run_dir / "checkpoint.safetensors")
         except ModelFileError as error:
             raise LabError(str(error)) from error
+        finally:
+            learn.callbacks = pacer
         if (run_dir / "snapshots.safetensors").is_file():
             self.snapshots_cb.load(run_dir / "snapshots.safetensors")
         with self.cond:
