@@ -111,13 +111,15 @@ def finite_number(value: Any, name: str) -> float:
 
 def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float = 30.0) -> ASGIApp:
     """The lab's ASGI app for one session and one launch token."""
-    cache: dict[str, Any] = {"version": None, "text": ""}
+    cache: dict[str, Any] = {"version": None}
 
-    def frame_text() -> tuple[int, str]:
-        frame = session.frame
+    def frame_texts() -> tuple[int, int, str, str]:
+        """(version, slow version, the whole frame as JSON, its live part as JSON), encoded once per version."""
+        frame, live = session.published  # one tuple: a frame and its own live part
         if cache["version"] != frame.get("version"):
-            cache["text"], cache["version"] = json.dumps(frame), frame.get("version")
-        return cache["version"], cache["text"]
+            cache.update(version=frame.get("version"), slow=frame.get("slow_version"), full=json.dumps(frame),
+                         live=json.dumps(live))
+        return cache["version"], cache["slow"], cache["full"], cache["live"]
 
     def check_token(request: Request) -> None:
         given = request.headers.get("x-lab-token") or request.query_params.get("token") or ""
@@ -144,7 +146,7 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def state(request: Request) -> Response:
-        return Response(frame_text()[1], media_type="application/json")
+        return Response(frame_texts()[2], media_type="application/json")
 
     async def stream(request: Request) -> Response:
         loop = asyncio.get_running_loop()
@@ -152,17 +154,19 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
         unsubscribe = session.subscribe(lambda: loop.call_soon_threadsafe(wake.set))
 
         async def frames() -> Any:
-            sent_version, sent_at, quiet_since = None, 0.0, time.monotonic()
+            sent_version, sent_slow, sent_at, quiet_since = None, None, 0.0, time.monotonic()
             try:
                 while not session_closed["yes"]:
                     wake.clear()
-                    version, text = frame_text()
+                    version = frame_texts()[0]
                     if version != sent_version:
                         pause = 1 / fps - (time.monotonic() - sent_at)
                         if pause > 0:  # bounded rate; whatever is newest after the pause is sent
                             await asyncio.sleep(pause)
-                            version, text = frame_text()
-                        sent_version, sent_at, quiet_since = version, time.monotonic(), time.monotonic()
+                        version, slow, full, live = frame_texts()
+                        text = live if slow == sent_slow else full  # the page keeps the slow part it has
+                        sent_version, sent_slow = version, slow
+                        sent_at = quiet_since = time.monotonic()
                         yield f"data: {text}\n\n"
                         continue
                     if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:

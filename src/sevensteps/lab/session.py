@@ -168,7 +168,10 @@ class Session:
         self.cond = threading.Condition()
         self.listeners: list[Callable[[], None]] = []
         self.frame: dict[str, Any] = {}
+        self.live: dict[str, Any] = {}
+        self.published: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         self.version = 0
+        self.slow_version = 0
         self.thread: threading.Thread | None = None
         self.learner: Any = None
         self.splits: Any = None
@@ -261,6 +264,8 @@ class Session:
         self.speed = 0.0  # batches per second in Play; 0 = as fast as it goes
         self.last_batch_time = 0.0
         self.last_publish = 0.0
+        self.slow: dict[str, Any] | None = None
+        self.slow_dirty = True
         self.message = ""
 
     # ------------------------------------------------------------ the training thread
@@ -414,6 +419,7 @@ class Session:
             texts["stop"] = (f"epoch {last.epoch} done: valid accuracy {last.valid_accuracy:.1%} (baseline "
                              f"{self.baseline_accuracy:.1%}); stops after epoch {self.rules.epochs}")
             self._snapshot(learn, learn.epoch, 0)
+            self.slow_dirty = True
 
     def _snapshot(self, learn: Any, epoch: int, batch: int) -> None:
         snap = Snapshot(self.next_snapshot_id, epoch, batch,
@@ -458,13 +464,24 @@ class Session:
         return unsubscribe
 
     def _publish(self, force: bool) -> None:
-        """Build a new frame (caller holds the lock). Without ``force`` at most ``fps`` frames a second."""
+        """Build a new frame (caller holds the lock). Without ``force`` at most ``fps`` frames a second.
+
+        A frame has a live part (numbers that change every batch) and a slow part (history, views,
+        snapshots, code) rebuilt only when it changed, so streaming stays cheap while playing; the server
+        sends the slow part only to pages that have not seen its ``slow_version`` yet.
+        """
         now = time.perf_counter()
         if not force and now - self.last_publish < 1 / self.fps:
             return
         self.last_publish = now
         self.version += 1
-        self.frame = self._build_frame()
+        if force or self.slow_dirty or self.slow is None:
+            self.slow_version += 1
+            self.slow = self._build_slow()
+            self.slow_dirty = False
+        self.live = self._build_live()
+        self.frame = {**self.live, **self.slow}
+        self.published = (self.frame, self.live)
         for listener in list(self.listeners):
             listener()
 
@@ -483,23 +500,27 @@ class Session:
             return "paused"
         return "running"
 
-    def _build_frame(self) -> dict[str, Any]:
+    def _build_live(self) -> dict[str, Any]:
         learn = self.learner
         weights = None
         if learn.model is not None:
-            first = next(iter(learn.model.parameters())).data
-            weights = encode_weights(first)
-        n_batches = -(-len(learn.train_y) // learn.settings.batch_size)
-        history = [e.to_dict() for e in learn.history]
+            weights = encode_weights(next(iter(learn.model.parameters())).data)
         return {
-            "version": self.version, "status": self._status(), "mode": self.mode, "lit": self.lit,
-            "steps": dict(self.texts), "settings": asdict(self.settings), "speed": self.speed,
+            "version": self.version, "slow_version": self.slow_version, "status": self._status(),
+            "mode": self.mode, "lit": self.lit, "steps": dict(self.texts), "speed": self.speed,
             "lr_now": learn.opt.param_groups[0]["lr"] if learn.model is not None else self.settings.lr,
-            "epoch": learn.epoch, "batch": learn.batch, "n_batches": n_batches,
-            "classes": self.splits.class_names(), "baseline_accuracy": self.baseline_accuracy,
-            "curve": [[b, number(v), number(a)] for b, v, a in self.curve], "history": history,
-            "weights": weights, "model": learn.settings.model, "confusion": self.views["confusion"],
-            "mistakes": self.views["mistakes"], "diagnosis": self.diagnosis(),
+            "epoch": learn.epoch, "batch": learn.batch,
+            "n_batches": -(-len(learn.train_y) // learn.settings.batch_size),
+            "curve": [[b, number(v), number(a)] for b, v, a in self.curve], "weights": weights,
+            "diagnosis": self.diagnosis(),
+        }
+
+    def _build_slow(self) -> dict[str, Any]:
+        learn = self.learner
+        return {
+            "settings": asdict(self.settings), "classes": self.splits.class_names(),
+            "baseline_accuracy": self.baseline_accuracy, "history": [e.to_dict() for e in learn.history],
+            "model": learn.settings.model, "confusion": self.views["confusion"], "mistakes": self.views["mistakes"],
             "snapshots": [{"id": s.id, "label": s.label()} for s in self._all_snapshots()],
             "message": self.message, "code": self.code(),
             "train_size": len(learn.train_y), "valid_size": len(learn.valid_y),

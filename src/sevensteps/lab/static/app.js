@@ -40,7 +40,8 @@ function say(text, isError) {
 function connect() {
   const source = new EventSource(`/api/stream?token=${encodeURIComponent(token)}`);
   source.onmessage = (event) => {
-    latest = JSON.parse(event.data);
+    // A frame without the slow part (history, views, code) keeps the one the page already has.
+    latest = Object.assign({}, latest || {}, JSON.parse(event.data));
     window.labStats.received += 1;
     if (!scheduled) {
       scheduled = true;
