@@ -57,31 +57,32 @@ function render() {
   scheduled = false;
   const f = latest;
   if (!f || f === drawn) return;
-  $("status").textContent = `${f.status} · epoch ${f.epoch}, batch ${f.batch}/${f.n_batches}`;
+  setText($("status"), `${f.status} · epoch ${f.epoch}, batch ${f.batch}/${f.n_batches}`);
   for (const name of STEPS) {
     const box = $(`step-${name}`);
-    box.classList.toggle("lit", f.lit === name);
-    box.querySelector(".num").textContent = f.steps[name] || "";
+    if (box.classList.contains("lit") !== (f.lit === name)) box.classList.toggle("lit", f.lit === name);
+    setText(box.querySelector(".num"), f.steps[name] || "");
   }
   const diagnosis = $("diagnosis");
-  diagnosis.hidden = !f.diagnosis;
-  diagnosis.textContent = f.diagnosis || "";
-  $("btn-play").textContent = f.mode === "play" ? "Pause" : "Play";
+  if (diagnosis.hidden !== !f.diagnosis) diagnosis.hidden = !f.diagnosis;
+  setText(diagnosis, f.diagnosis || "");
+  setText($("btn-play"), f.mode === "play" ? "Pause" : "Play");
   if (document.activeElement !== $("lr")) {
-    $("lr").value = Math.log10(f.lr_now).toFixed(1);
+    const position = Math.log10(f.lr_now).toFixed(1);
+    if ($("lr").value !== position) $("lr").value = position;
   }
-  $("lr-value").textContent = formatNumber(f.lr_now);
+  setText($("lr-value"), formatNumber(f.lr_now));
   const last = f.history[f.history.length - 1];
-  $("acc-valid").textContent = last ? percent(last.valid_accuracy) : "–";
-  $("baseline").textContent = percent(f.baseline_accuracy);
-  $("first-class").textContent = f.classes.length === 2 ? f.classes[0] : "each class";
+  setText($("acc-valid"), last ? percent(last.valid_accuracy) : "–");
+  setText($("baseline"), percent(f.baseline_accuracy));
+  setText($("first-class"), f.classes.length === 2 ? f.classes[0] : "each class");
   drawWeights($("weights"), f.weights);
   drawCurves($("curves"), f);
   if (!drawn || drawn.confusion !== f.confusion) drawConfusion(f);
   if (!drawn || drawn.mistakes !== f.mistakes) drawMistakes(f);
   if (!drawn || !sameSettings(drawn.settings, f.settings)) showSettings(f.settings);
   if (!drawn || drawn.snapshots.length !== f.snapshots.length) fillRewind(f.snapshots);
-  $("code").textContent = f.code;
+  setText($("code"), f.code);
   if (f.message && (!drawn || drawn.message !== f.message)) say(f.message, false);
   drawn = f;
   const stats = window.labStats;
@@ -91,6 +92,11 @@ function render() {
   stats.batch = f.batch;
   stats.epoch = f.epoch;
   if (!urlApplied) applyUrlSettings(f.settings);
+}
+
+// Only touch the DOM when the text changed: a page that relays itself out 30 times a second costs CPU.
+function setText(element, value) {
+  if (element.textContent !== value) element.textContent = value;
 }
 
 const percent = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -365,6 +371,7 @@ async function classify(blob) {
   const evidence = $("draw-evidence");
   evidence.getContext("2d").clearRect(0, 0, evidence.width, evidence.height);
   if (r.evidence) drawWeights(evidence, r.evidence);
+  $("evidence-for").textContent = r.evidence ? r.prediction : "(linear model only)";
   $("draw-prediction").textContent = `${r.prediction} (${percent(r.probability)})`;
   $("draw-unknown").textContent = r.unknown || "";
   const distances = Object.entries(r.baseline.distances).map(([name, d]) => `${name}: ${d.toFixed(3)}`).join(", ");
