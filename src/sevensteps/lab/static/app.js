@@ -114,9 +114,6 @@ function diverging(level) {
 }
 
 function drawWeights(canvas, weights) {
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
   if (!weights) return;
   const levels = decode(weights.data, Int8Array);
   const shown = Math.min(weights.units, 36);
@@ -134,15 +131,13 @@ function drawWeights(canvas, weights) {
   paintScaled(canvas, tile);
 }
 
+// The canvas holds the image at its own size; CSS scales it up with square pixels (cheaper than redrawing).
 function paintScaled(canvas, imageData) {
-  const off = document.createElement("canvas");
-  off.width = imageData.width;
-  off.height = imageData.height;
-  off.getContext("2d").putImageData(imageData, 0, 0);
-  const ctx = canvas.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  const scale = Math.min(canvas.width / off.width, canvas.height / off.height);
-  ctx.drawImage(off, 0, 0, off.width * scale, off.height * scale);
+  if (canvas.width !== imageData.width || canvas.height !== imageData.height) {
+    canvas.width = imageData.width;
+    canvas.height = imageData.height;
+  }
+  canvas.getContext("2d").putImageData(imageData, 0, 0);
 }
 
 function drawGray(canvas, base64) {
@@ -227,7 +222,6 @@ function drawMistakes(f) {
   for (const m of f.mistakes) {
     const item = document.createElement("div");
     const canvas = document.createElement("canvas");
-    canvas.width = 56; canvas.height = 56;
     drawGray(canvas, m.image);
     item.append(canvas, document.createElement("br"), `${m.true}→${m.predicted} ${percent(m.probability)}`);
     box.append(item);
@@ -369,7 +363,7 @@ async function classify(blob) {
   }
   drawGray($("draw-input"), r.input);
   const evidence = $("draw-evidence");
-  evidence.getContext("2d").clearRect(0, 0, evidence.width, evidence.height);
+  evidence.hidden = !r.evidence;
   if (r.evidence) drawWeights(evidence, r.evidence);
   $("evidence-for").textContent = r.evidence ? r.prediction : "(linear model only)";
   $("draw-prediction").textContent = `${r.prediction} (${percent(r.probability)})`;
