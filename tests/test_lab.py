@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -150,6 +151,7 @@ def test_a_diverging_learning_rate_is_diagnosed(page, lab):
 
 def test_drawing_a_seven_with_the_mouse_gives_7(page):
     page.click("#btn-reset")
+    wait_until(lambda: text(page, "#message").startswith("new weights from init"), what="the reset")
     page.locator("#lr").fill("0")
     wait_until(lambda: text(page, "#message") == "lr 1 from the next step", what="lr back to 1")
     page.click("#btn-epoch")
@@ -171,6 +173,30 @@ def test_drawing_a_seven_with_the_mouse_gives_7(page):
     stroke([(140, 140), (142, 141)])  # a dot is no digit
     wait_until(lambda: text(page, "#draw-unknown"), what="the no-digit warning")
     assert "looks like no digit I know" in text(page, "#draw-unknown")
+
+
+def test_drawing_a_seven_by_touch_gives_7(lab, page):
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
+    phone = context.new_page()
+    phone.goto(lab["url"])
+    wait_rendered(phone)
+    phone.locator("#pad").scroll_into_view_if_needed()
+    box = phone.locator("#pad").bounding_box()
+    cdp = context.new_cdp_session(phone)
+
+    def touch(kind, points):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": box["x"] + x, "y": box["y"] + y} for x, y in points]})
+
+    corners = [(70, 60), (210, 60), (120, 240)]
+    touch("touchStart", corners[:1])
+    for (x0, y0), (x1, y1) in pairwise(corners):
+        for i in range(1, 9):
+            touch("touchMove", [(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)])
+    touch("touchEnd", [])
+    wait_until(lambda: text(phone, "#draw-prediction"), what="a prediction from touch")
+    assert text(phone, "#draw-prediction").startswith("7 (")
+    context.close()
 
 
 def test_nudging_and_calculus_agree(page):
