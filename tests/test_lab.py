@@ -346,6 +346,16 @@ def test_lr_changes_take_effect_at_the_next_step_and_bad_settings_are_named():
         session.close()
 
 
+def test_a_learning_rate_far_too_low_is_diagnosed():
+    session = Session(LabSettings(lr=1e-4, epochs=3))
+    try:
+        assert session.frame["diagnosis"] is None
+        play_to_end(session)
+        assert "stuck near chance" in session.frame["diagnosis"] and "too low" in session.frame["diagnosis"]
+    finally:
+        session.close()
+
+
 def test_the_lab_command_refuses_a_bad_port_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sevensteps.lab", "--no-browser", "--port", "70000"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)

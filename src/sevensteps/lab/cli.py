@@ -46,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"sevensteps: error: {message}", file=sys.stderr)
         return 2
 
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        return fail("the lab needs Starlette and Uvicorn: pip install 'sevensteps[lab]'")
     if not 0 <= args.port <= 65535:
         return fail(f"--port {args.port}: expected 0 to 65535")
     if args.host not in LOOPBACK:

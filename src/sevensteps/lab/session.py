@@ -572,7 +572,7 @@ class Session:
     def control(self, action: str, speed: float | None = None) -> str:
         """Step, batch, epoch, play, pause; returns a line for the page."""
         if action not in MODES:
-            raise LabError(f"unknown action {action!r}: choose one of {', '.join(MODES)}, reset, rewind, save")
+            raise LabError(f"unknown action {action!r}: choose one of step, batch, epoch, play, pause, reset")
         with self.cond:
             if speed is not None:
                 if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 <= speed <= 1000:
