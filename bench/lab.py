@@ -207,4 +207,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60.0)
     options = parser.parse_args()
     for row in run(options.clicks, options.epochs, options.seconds):
-        print(f"{row.what}: {row.figure} (goal {row.target}: {'met' if row.met else 'NOT met'})")
+        goal = f" (goal {row.target}: {'met' if row.met else 'NOT met'})" if row.target else ""
+        print(f"{row.what}: {row.figure}{goal}")
