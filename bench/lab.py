@@ -87,14 +87,15 @@ class Lab:
 def plain_fit_batches_per_second(epochs: int) -> float:
     """The peer: the same Learner, data and settings, fit with no lab around it."""
     from sevensteps.data import load_splits
-    from sevensteps.learner import Learner, Settings, StopRules
+    from sevensteps.digits import digit_learner
+    from sevensteps.runs import Rules, Settings
 
     splits = load_splits("sample", None, None, log=lambda message: None)
-    learner = Learner(splits, Settings("linear", lr=0.1, batch_size=256))
+    learn = digit_learner(splits, Settings("linear", lr=0.1, batch_size=256), Rules(epochs=epochs), quiet=True)
     start = time.perf_counter()
-    learner.fit(StopRules(epochs=epochs))
+    learn.fit()
     seconds = time.perf_counter() - start
-    return epochs * -(-len(learner.train_y) // 256) / seconds
+    return epochs * len(learn.dls.train) / seconds
 
 
 def lab_fit_batches_per_second(epochs: int) -> float:

@@ -1,7 +1,7 @@
 """``sevensteps lab``: its flags and what it does with them.
 
-The coordinator wires this into the ``sevensteps`` command with ``add_parser(subparsers)`` and
-``run(args)``. Nothing heavy is imported until ``run``.
+``sevensteps lab`` (registered in :mod:`sevensteps.cli` like every command, by ``add_parser(subparsers)``
+and ``run(args)``) and ``python -m sevensteps.lab``. Nothing heavy (Starlette, NumPy) is imported until ``run``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                    "seven steps step by step, batch by batch or playing, with live weights, "
                                    "curves, draw-a-digit and nudging vs calculus.")
     add_arguments(parser)
+    parser.set_defaults(run=run)
     return parser
 
 
