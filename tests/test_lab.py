@@ -293,6 +293,42 @@ def test_rewind_replays_exactly_the_same_batches():
         session.close()
 
 
+def test_rewind_to_an_epoch_restores_the_learner_and_replays_it():
+    session = Session(LabSettings(epochs=3))
+    try:
+        session.control("epoch")
+        wait_until(lambda: session.frame["history"], what="epoch 1")
+        after_one = session.frame["snapshots"][-1]
+        assert after_one["label"] == "after epoch 1"
+        play_to_end(session)
+        learn = session.learner
+        final, history = session.current_weights(), [e.to_dict() for e in learn.history]
+        session.rewind(after_one["id"])
+        assert learn.epoch == 1 and len(learn.history) == 1 and learn.best.epoch == 1
+        for good, param in zip(learn._last_good, learn.params, strict=True):  # a NaN now goes back to here
+            np.testing.assert_array_equal(good, param.data)
+        assert session.frame["status"] == "paused" and len(session.frame["history"]) == 1
+        play_to_end(session)
+        assert [{k: v for k, v in e.to_dict().items() if k != "seconds"} for e in learn.history] == [
+            {k: v for k, v in e.items() if k != "seconds"} for e in history]
+        for name, value in session.current_weights().items():
+            np.testing.assert_array_equal(value, final[name])
+    finally:
+        session.close()
+
+
+def test_sevensteps_lab_is_a_command_and_help_stays_light(tmp_path):
+    code = ("import sys, runpy; sys.argv = ['sevensteps', 'lab', '--help']\n"
+            "try:\n    runpy.run_module('sevensteps.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('HEAVY', [m for m in ('starlette', 'uvicorn', 'matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out and "--no-browser" in out and "--port" in out
+    result = subprocess.run([sys.executable, "-m", "sevensteps.cli", "lab", "--no-browser", "--port", "70000"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "sevensteps: error: --port 70000: expected 0 to 65535"
+
+
 def test_a_saved_lab_run_is_a_normal_run_folder(tmp_path):
     from sevensteps.cli import main
 
@@ -309,7 +345,10 @@ def test_a_saved_lab_run_is_a_normal_run_folder(tmp_path):
     assert summary["epochs_run"] == 2 and summary["valid_accuracy"] > summary["baseline_accuracy"]
     assert main(["evaluate", "--model", str(run_dir / "model.safetensors")]) == 0
     assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--quiet", "--no-report"]) == 0
-    assert len(json.loads((run_dir / "summary.json").read_text())["history"]) == 3
+    resumed = json.loads((run_dir / "summary.json").read_text())
+    assert len(resumed["history"]) == 3
+    assert list(resumed) == list(summary)  # the lab writes summary.json as train does
+    assert resumed["settings"] == summary["settings"]
 
     reopened = Session(LabSettings(), out=tmp_path / "runs")
     try:

@@ -1,105 +1,103 @@
-"""The callback that lets the page drive the Learner, and the numbers each of the seven steps shows.
+"""The stepping callback: the page drives the Learner by letting it go on, step by step.
 
-:class:`Pacer` is an ordinary Learner callback: after init, predict, loss, gradient and step, after each
-batch (repeat, then stop) and after each epoch it hands over to the session, which records that step's
-numbers (:func:`describe`) and may block on its condition until the page allows the next step. So the
-lab has no training loop of its own: it only decides *when* the Learner's loop may go on.
+:class:`Pacer` is an ordinary Learner callback. After init, predict, loss, gradient and step, after each
+batch (repeat, then stop) and after each epoch it records that step's numbers (:mod:`.readouts`), takes a
+snapshot for Rewind at the end of a batch or an epoch, publishes a frame, and, if the page asked to stop
+there, blocks on the session's condition until the page allows the next step. So the lab has no training
+loop of its own: it only decides *when* the Learner's loop may go on.
 """
 
 from __future__ import annotations
 
-import math
+import time
 from typing import Any
 
-from ..backend import xp
-
-MAX_CURVE_POINTS = 600
+from ..callbacks import CancelBatchException, CancelFitException
+from . import snapshots as snaps
+from .readouts import describe
+from .views import validation_views
 
 
 class Pacer:
-    """Learner events → the lab session (which may wait there for the page)."""
+    """Learner events → the lab session's state; waits where the session's mode says to."""
 
     def __init__(self, session: Any):
         self.session = session
 
     def before_epoch(self, learn: Any) -> None:
-        self.session.epoch_started(learn)
+        # The DataLoader draws this epoch's order right after this event: keep the state it draws from.
+        with self.session.cond:
+            self.session.epoch_generator = snaps.shuffler(learn).get_state()
 
     def before_batch(self, learn: Any) -> None:
-        self.session.batch_started(learn)
+        session = self.session
+        if session.skip_batches and learn.batch <= session.skip_batches:
+            raise CancelBatchException  # replaying the shuffle up to a rewound batch: already done
+        session.skip_batches = 0
 
     def after_init(self, learn: Any) -> None:
-        self.session.reached("init", learn)
+        self.reached("init", learn)
 
     def after_predict(self, learn: Any) -> None:
-        self.session.reached("predict", learn)
+        self.reached("predict", learn)
 
     def after_loss(self, learn: Any) -> None:
-        self.session.reached("loss", learn)
+        self.reached("loss", learn)
 
     def after_gradient(self, learn: Any) -> None:
-        self.session.reached("gradient", learn)
+        self.reached("gradient", learn)
 
     def after_step(self, learn: Any) -> None:
-        self.session.reached("step", learn)
+        self.reached("step", learn)
 
     def after_batch(self, learn: Any) -> None:
-        self.session.reached("repeat", learn)
-        self.session.reached("stop", learn)
+        self.reached("repeat", learn)
+        self.reached("stop", learn)
 
     def after_epoch(self, learn: Any) -> None:
-        self.session.reached("epoch", learn)
+        self.reached("epoch", learn)
 
+    def reached(self, point: str, learn: Any) -> None:
+        """Record what ``point`` did, publish, and wait here if the page asked to stop at this point."""
+        session = self.session
+        describe(session, point, learn)
+        if point == "repeat":
+            self.snapshot(learn, learn.batch)
+        elif point == "epoch":
+            views = validation_views(learn.model, session.splits)
+            with session.cond:
+                session.views = views
+            self.snapshot(learn, 0)
+            session.slow_dirty = True
+        with session.cond:
+            if session.cancelled:
+                raise CancelFitException("the lab started over")
+            session.lit = "stop" if point == "epoch" else point
+            mode = session.mode
+            stop_here = (mode in ("paused", "step") or (mode == "batch" and point == "stop")
+                         or (mode == "epoch" and point == "epoch"))
+            if point == "stop" and mode == "play" and session.speed > 0:
+                delay = 1 / session.speed - (time.perf_counter() - session.last_batch_time)
+                if delay > 0:
+                    session.cond.wait_for(lambda: session.mode != "play" or session.cancelled, timeout=delay)
+                    stop_here = session.mode == "paused"
+                session.last_batch_time = time.perf_counter()
+            if not stop_here:
+                session._publish(force=False)
+                return
+            session.mode = "paused"
+            session.waiting = True
+            session._publish(force=True)
+            session.cond.notify_all()  # someone may wait for the learner to pause (save, rewind)
+            session.cond.wait_for(lambda: session.mode != "paused" or session.cancelled)
+            session.waiting = False
+            if session.cancelled:
+                raise CancelFitException("the lab started over")
 
-def norm(arrays: Any) -> float:
-    """√Σ w² over several arrays."""
-    return math.sqrt(sum(float((a * a).sum()) for a in arrays))
-
-
-def describe(session: Any, point: str, learn: Any) -> None:
-    """Record the numbers ``point`` shows, right after it ran (in the training thread)."""
-    from ..metrics import accuracy
-
-    texts = session.texts
-    params = learn.params
-    if point == "init":
-        session.init_weight_norm = norm(p.data for p in params) or 1.0
-        n = sum(p.data.size for p in params)
-        texts["init"] = f"{n:,} random weights from seed {learn.settings.seed} (size {session.init_weight_norm:.2f})"
-    elif point == "predict":
-        session.batch_accuracy = accuracy(learn.preds, learn.yb)
-        texts["predict"] = f"{len(learn.xb)} images, {session.batch_accuracy:.1%} right"
-    elif point == "loss":
-        value = learn.loss_value.item()
-        texts["loss"] = f"{learn.loss_name} = {value:.4f}"
-        session.batches_seen += 1
-        session.curve.append((session.batches_seen, value, session.batch_accuracy))
-        if len(session.curve) > MAX_CURVE_POINTS:  # keep every other point: bounded memory, whole run shown
-            session.curve = session.curve[::2]
-            session.curve_stride *= 2
-        elif session.curve_stride > 1 and session.batches_seen % session.curve_stride:
-            session.curve.pop()
-    elif point == "gradient":
-        grads = [p.grad.data for p in params if p.grad is not None]
-        session.grad_norm = norm(grads)
-        first = xp.abs(grads[0]).reshape(-1, 784).max(axis=0)
-        top = xp.argsort(-first)[:3]
-        where = ", ".join(f"({int(i) // 28},{int(i) % 28}) {float(first[i]):.2g}" for i in top)
-        texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest at pixel {where}"
-        session.weights_before = [p.data.copy() for p in params]
-    elif point == "step":
-        lr = learn.opt.param_groups[0]["lr"]
-        moved = norm(p.data - w for p, w in zip(params, session.weights_before, strict=True))
-        size = norm(session.weights_before) or 1.0
-        session.update_ratio.append((session.batches_seen, moved / size))
-        session.weight_norm = norm(p.data for p in params)
-        texts["step"] = (f"lr × |∇| = {lr:g} × {session.grad_norm:.3g} = {lr * session.grad_norm:.3g}; "
-                         f"weights moved {moved:.3g}")
-    elif point == "repeat":
-        texts["repeat"] = f"epoch {learn.epoch}, batch {learn.batch} of {len(learn.dls.train)} done"
-    elif point == "stop":
-        texts["stop"] = f"no rule fires yet: stops after epoch {session.epoch_limit} (now in epoch {learn.epoch})"
-    elif point == "epoch":
-        last = learn.history[-1]
-        texts["stop"] = (f"epoch {last.epoch} done: valid accuracy {last.valid_accuracy:.1%} (baseline "
-                         f"{session.baseline_accuracy:.1%}); stops after epoch {session.epoch_limit}")
+    def snapshot(self, learn: Any, batch: int) -> None:
+        """Keep the learner's state for Rewind (the session keeps the last few batches and epochs)."""
+        session = self.session
+        with session.cond:
+            snap = snaps.take(learn, session.next_snapshot_id, batch, session.epoch_generator, session.batches_seen)
+            session.next_snapshot_id += 1
+            (session.snapshots if batch else session.epoch_snapshots).append(snap)

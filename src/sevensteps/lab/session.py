@@ -1,12 +1,15 @@
 """The lab's one training session: the project's Learner, driven step by step through its events.
 
-Training runs ``Learner.fit`` (built by :func:`sevensteps.digits.digit_learner`) in a background thread;
-the :class:`~.pacer.Pacer` callback hands each step to :meth:`Session.reached`, which may block on a
-``threading.Condition`` until the page allows the next step (Step, Batch, Epoch), or let it run (Play).
-So there is no second training loop: the lab only decides *when* the Learner's own loop may go on.
+Training runs ``Learner.fit`` (a Learner built by :func:`sevensteps.digits.digit_learner`) in a background
+thread; the :class:`~.pacer.Pacer` callback may block after each step until the page allows the next one
+(Step, Batch, Epoch), or let it run (Play). So there is no second training loop: the lab only decides
+*when* the Learner's own loop may go on. The session holds the state the pacer, the page's actions and the
+frames share, under one condition (``cond``).
 
-After each step the session publishes, at a bounded rate (latest state wins), a *frame*: a JSON-ready
-dict that the server streams to every open page.
+The rest of the lab, one idea each: :mod:`.settings` (what the page can set), :mod:`.pacer` (the stepping
+callback), :mod:`.readouts` (each step's numbers), :mod:`.snapshots` (rewind), :mod:`.frames` and
+:mod:`.views` (what the page draws), :mod:`.diagnosis`, :mod:`.drawing` (draw-a-digit verdicts),
+:mod:`.nudging` (nudging vs calculus), :mod:`.runfolder` (save and open run folders), :mod:`.server`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from typing import Any
 
 from . import snapshots as snaps
 from .diagnosis import diagnose
-from .pacer import Pacer, describe
+from .frames import live_part, slow_part
+from .pacer import Pacer
 from .settings import LabError, LabSettings, check_lr
-from .views import encode_weights, number, validation_views
 
 __all__ = ["MODES", "STEPS", "LabError", "LabSettings", "Session"]
 
@@ -198,64 +201,6 @@ class Session:
     def close(self) -> None:
         self._stop_thread()
 
-    # ------------------------------------------------------------ called by the pacer, in the training thread
-
-    def epoch_started(self, learn: Any) -> None:
-        # The DataLoader draws this epoch's order right after this event: keep the state it draws from.
-        with self.cond:
-            self.epoch_generator = snaps.shuffler(learn).get_state()
-
-    def batch_started(self, learn: Any) -> None:
-        from ..callbacks import CancelBatchException
-
-        if self.skip_batches and learn.batch <= self.skip_batches:
-            raise CancelBatchException  # replaying the shuffle up to a rewound batch: already done
-        self.skip_batches = 0
-
-    def reached(self, point: str, learn: Any) -> None:
-        """Record what ``point`` did, publish, and wait here if the page asked to stop at this point."""
-        from ..callbacks import CancelFitException
-
-        describe(self, point, learn)
-        if point == "repeat":
-            self._snapshot(learn, learn.batch)
-        elif point == "epoch":
-            views = validation_views(learn.model, self.splits)
-            with self.cond:
-                self.views = views
-            self._snapshot(learn, 0)
-            self.slow_dirty = True
-        with self.cond:
-            if self.cancelled:
-                raise CancelFitException("the lab started over")
-            self.lit = "stop" if point == "epoch" else point
-            mode = self.mode
-            stop_here = (mode in ("paused", "step") or (mode == "batch" and point == "stop")
-                         or (mode == "epoch" and point == "epoch"))
-            if point == "stop" and mode == "play" and self.speed > 0:
-                delay = 1 / self.speed - (time.perf_counter() - self.last_batch_time)
-                if delay > 0:
-                    self.cond.wait_for(lambda: self.mode != "play" or self.cancelled, timeout=delay)
-                    stop_here = self.mode == "paused"
-                self.last_batch_time = time.perf_counter()
-            if not stop_here:
-                self._publish(force=False)
-                return
-            self.mode = "paused"
-            self.waiting = True
-            self._publish(force=True)
-            self.cond.notify_all()  # someone may wait for the learner to pause (save, rewind)
-            self.cond.wait_for(lambda: self.mode != "paused" or self.cancelled)
-            self.waiting = False
-            if self.cancelled:
-                raise CancelFitException("the lab started over")
-
-    def _snapshot(self, learn: Any, batch: int) -> None:
-        snap = snaps.take(learn, self.next_snapshot_id, batch, self.epoch_generator, self.batches_seen)
-        with self.cond:
-            self.next_snapshot_id += 1
-            (self.snapshots if batch else self.epoch_snapshots).append(snap)
-
     # ------------------------------------------------------------ frames
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
@@ -284,9 +229,9 @@ class Session:
         self.version += 1
         if force or self.slow_dirty or self.slow is None:
             self.slow_version += 1
-            self.slow = self._build_slow()
+            self.slow = slow_part(self)
             self.slow_dirty = False
-        self.live = self._build_live()
+        self.live = live_part(self)
         self.frame = {**self.live, **self.slow}
         self.published = (self.frame, self.live)
         for listener in list(self.listeners):
@@ -296,43 +241,11 @@ class Session:
         with self.cond:
             self._publish(force=True)
 
-    def _status(self) -> str:
-        if self.finished is not None:
-            return f"stopped: {self.finished}"
-        if self.mode == "play":
-            return "playing"
-        if self.waiting:
-            return f"paused after {self.lit}"
-        if self.thread is None or not self.thread.is_alive():
-            return "paused"
-        return "running"
-
     def lr_now(self) -> float:
         learn = self.learner
         return learn.opt.param_groups[0]["lr"] if learn.opt is not None else self.settings.lr
 
-    def _build_live(self) -> dict[str, Any]:
-        learn = self.learner
-        return {
-            "version": self.version, "slow_version": self.slow_version, "status": self._status(),
-            "mode": self.mode, "lit": self.lit, "steps": dict(self.texts), "speed": self.speed,
-            "lr_now": self.lr_now(), "epoch": learn.epoch, "batch": learn.batch, "n_batches": len(learn.dls.train),
-            "curve": [[b, number(v), number(a)] for b, v, a in self.curve],
-            "weights": encode_weights(learn.params[0].data), "diagnosis": self.diagnosis(),
-        }
-
-    def _build_slow(self) -> dict[str, Any]:
-        learn = self.learner
-        return {
-            "settings": asdict(self.settings), "classes": self.splits.class_names(),
-            "baseline_accuracy": self.baseline_accuracy, "history": [e.to_dict() for e in learn.history],
-            "model": self.settings.model, "confusion": self.views["confusion"], "mistakes": self.views["mistakes"],
-            "snapshots": [{"id": s.id, "label": s.label()} for s in self._all_snapshots()],
-            "message": self.message, "code": self.code(),
-            "train_size": len(learn.dls.train.dataset), "valid_size": len(learn.dls.valid.dataset),
-        }
-
-    def _all_snapshots(self) -> list[snaps.Snapshot]:
+    def all_snapshots(self) -> list[snaps.Snapshot]:
         return sorted([*self.epoch_snapshots, *self.snapshots], key=lambda s: s.id)
 
     def diagnosis(self) -> str | None:
@@ -401,7 +314,7 @@ class Session:
     def rewind(self, snapshot_id: Any) -> str:
         """Back to an earlier batch or epoch of this run, ready to continue (with the current settings' lr)."""
         with self.cond:
-            snap = next((s for s in self._all_snapshots() if s.id == snapshot_id), None)
+            snap = next((s for s in self.all_snapshots() if s.id == snapshot_id), None)
         if snap is None:
             raise LabError(f"snapshot {snapshot_id!r}: no such snapshot (the lab keeps the last {self.max_snapshots} "
                            "batches and epochs)")
