@@ -24,21 +24,17 @@ def save_run(session: Any) -> Path:
         config.rules.epochs = session.epoch_limit
         run_dir = new_run_dir(session.out, config.settings.model, splits.classes)
         config.save(run_dir)
-        # A checkpoint counts whole epochs; the weights are the ones on screen (mid-epoch batches included).
-        in_epoch = learn.epoch
-        learn.epoch = len(learn.history)
-        try:
-            save_checkpoint(learn, run_dir / CHECKPOINT, checkpoint_metadata(learn.settings, splits.classes))
-        finally:
-            learn.epoch = in_epoch
         stopped = StopReason("lab", session.finished or "saved from the lab")
         result = FitResult(stopped, list(learn.history), None, interrupted=session.finished is None)
-        baseline = session.baseline.evaluate(splits.valid)
-        epoch, learn.epoch = learn.epoch, len(learn.history)  # snapshots of epochs not finished are left out
+        # A run folder counts whole epochs (the checkpoint resumes after the last one, the snapshots of an
+        # unfinished epoch are left out); the weights are the ones on screen, mid-epoch batches included.
+        in_epoch, learn.epoch = learn.epoch, len(learn.history)
         try:
-            write_run(run_dir, learn, result, splits, baseline, session.snapshots_cb, report=False)
+            save_checkpoint(learn, run_dir / CHECKPOINT, checkpoint_metadata(learn.settings, splits.classes))
+            write_run(run_dir, learn, result, splits, session.baseline.evaluate(splits.valid), session.snapshots_cb,
+                      report=False)  # the report is drawn below, without holding up the training thread
         finally:
-            learn.epoch = epoch
+            learn.epoch = in_epoch
     if learn.history:
         from ..report import build_report
 
