@@ -111,3 +111,45 @@ def find_model(path: str | Path | None, runs: Path = Path("runs")) -> Path:
     if not candidates:
         raise RunError(f"no --model given and no {runs}/*/{MODEL} here; train one with 'sevensteps train'")
     return candidates[-1]
+
+
+def checkpoint_metadata(settings: Settings, classes: list[int]) -> dict[str, Any]:
+    """What a run's checkpoint carries besides the Learner: ``--resume`` checks the classes against the data."""
+    return {"settings": asdict(settings), "classes": classes}
+
+
+def save_run(run_dir: Path, learner: Any, result: Any, splits: Any, baseline: Any, snapshots: Any,
+             report: bool = True) -> dict[str, Any]:
+    """The end of a run, as ``sevensteps train`` and the lab write it: model, snapshots, summary.json and
+    (if ``report``) the figures and report.html; returns the summary. ``result`` is the FitResult, ``baseline``
+    the pixel-similarity BaselineReport on the validation set, ``snapshots`` the WeightSnapshots callback."""
+    from .digits import save_model
+    from .files import atomic_write_text
+
+    model_path = run_dir / MODEL
+    save_model(learner, model_path)
+    snapshots.snapshots = {e: w for e, w in snapshots.snapshots.items() if e <= learner.epoch}
+    snapshots.save(run_dir / SNAPSHOTS)
+    history = [e.to_dict() for e in result.history]
+    final = history[-1]["valid_accuracy"] if history else None
+    best = max((e["valid_accuracy"] for e in history if e["valid_accuracy"] is not None), default=None)
+    summary = {
+        "baseline_accuracy": baseline.accuracy, "valid_accuracy": final, "best_valid_accuracy": best,
+        "epochs_run": len(history), "stopped_because": result.stopped_because, "interrupted": result.interrupted,
+        "run_dir": str(run_dir), "model_path": str(model_path), "history": history,
+        "data": {"train": splits.train.source, "valid": splits.valid.source, "classes": splits.class_names(),
+                 "labels": splits.classes,
+                 "train_counts": splits.train.counts(), "valid_counts": splits.valid.counts()},
+        "baseline_per_class": baseline.to_dict()["per_class"],
+        "settings": {**vars(learner.settings), "loss": learner.loss_name},
+        "diagnosis": None if learner.diagnosis is None else {"kind": learner.diagnosis.kind,
+                                                             "message": learner.diagnosis.message},
+    }
+    if result.best_epoch is not None:
+        summary["valid_accuracy"] = learner.best.value
+    atomic_write_text(run_dir / SUMMARY, json.dumps(summary, indent=2))
+    if report and history:
+        from .report import build_report
+
+        summary["report"] = str(build_report(run_dir, splits))
+    return summary

@@ -1,4 +1,4 @@
-"""The ``sevensteps`` command: train, baseline, steps, gradcheck, report, predict, evaluate, sweep.
+"""The ``sevensteps`` command: train, baseline, steps, gradcheck, report, predict, evaluate, sweep, lab.
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``. Only the standard library
 is imported at start-up, so ``sevensteps --help`` is instant; each command imports what it needs when it
@@ -12,11 +12,12 @@ import argparse
 import os
 import sys
 
+from ..lab import cli as lab
 from . import baseline, evaluate, gradcheck, predict, report, steps, sweep, train
 from .options import UsageError
 
 EXIT_USAGE = 2
-COMMANDS = (train, baseline, steps, gradcheck, report, predict, evaluate, sweep)
+COMMANDS = (train, baseline, steps, gradcheck, report, predict, evaluate, sweep, lab)
 
 
 class Parser(argparse.ArgumentParser):

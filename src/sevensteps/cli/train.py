@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from ..callbacks import Checkpointer, EpochTable, ProgressBar, WeightSnapshots
     from ..checkpoint import load_checkpoint
     from ..digits import digit_learner
-    from ..runs import CHECKPOINT, CONFIG, SNAPSHOTS, RunError, new_run_dir
+    from ..runs import CHECKPOINT, CONFIG, SNAPSHOTS, RunError, checkpoint_metadata, new_run_dir
     from .output import data_line, load_data, percent, say
 
     resume_dir = Path(args.resume) if args.resume else None
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                                                                    splits.classes)
     snapshots = WeightSnapshots()
     checkpoint = run_dir / CHECKPOINT
-    learner.add_cb(Checkpointer(checkpoint, {"settings": vars(config.settings), "classes": splits.classes}))
+    learner.add_cb(Checkpointer(checkpoint, checkpoint_metadata(config.settings, splits.classes)))
     learner.add_cb(snapshots)
     if not quiet and sys.stderr.isatty():  # never with --quiet or --json, never into a pipe
         learner.add_cb(ProgressBar())
@@ -156,37 +156,9 @@ def fit_with_signals(learner: Any) -> tuple[Any, list[int]]:
 def finish(args: argparse.Namespace, run_dir: Path, learner: Any, result: Any, splits: Any, baseline: Any,
            snapshots: Any) -> dict[str, Any]:
     """Model, snapshots, summary.json and (unless --no-report) the report; returns the summary."""
-    from ..digits import save_model
-    from ..files import atomic_write_text
-    from ..runs import MODEL, SNAPSHOTS, SUMMARY
+    from ..runs import save_run
 
-    model_path = run_dir / MODEL
-    save_model(learner, model_path)
-    snapshots.snapshots = {e: w for e, w in snapshots.snapshots.items() if e <= learner.epoch}
-    snapshots.save(run_dir / SNAPSHOTS)
-    history = [e.to_dict() for e in result.history]
-    final = history[-1]["valid_accuracy"] if history else None
-    best = max((e["valid_accuracy"] for e in history if e["valid_accuracy"] is not None), default=None)
-    summary = {
-        "baseline_accuracy": baseline.accuracy, "valid_accuracy": final, "best_valid_accuracy": best,
-        "epochs_run": len(history), "stopped_because": result.stopped_because, "interrupted": result.interrupted,
-        "run_dir": str(run_dir), "model_path": str(model_path), "history": history,
-        "data": {"train": splits.train.source, "valid": splits.valid.source, "classes": splits.class_names(),
-                 "labels": splits.classes,
-                 "train_counts": splits.train.counts(), "valid_counts": splits.valid.counts()},
-        "baseline_per_class": baseline.to_dict()["per_class"],
-        "settings": {**vars(learner.settings), "loss": learner.loss_name},
-        "diagnosis": None if learner.diagnosis is None else {"kind": learner.diagnosis.kind,
-                                                             "message": learner.diagnosis.message},
-    }
-    if result.best_epoch is not None:
-        summary["valid_accuracy"] = learner.best.value
-    atomic_write_text(run_dir / SUMMARY, json.dumps(summary, indent=2))
-    if not args.no_report and history:
-        from ..report import build_report
-
-        summary["report"] = str(build_report(run_dir, splits))
-    return summary
+    return save_run(run_dir, learner, result, splits, baseline, snapshots, report=not args.no_report)
 
 
 def print_summary(summary: dict[str, Any], learner: Any, result: Any) -> None:

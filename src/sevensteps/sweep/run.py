@@ -9,12 +9,21 @@ interrupted run is continued from its last checkpoint instead.
 
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 from typing import Any
 
-from ..runs import CHECKPOINT, CONFIG, SNAPSHOTS, SUMMARY, RunConfig, RunError, read_summary
+from ..runs import (
+    CHECKPOINT,
+    CONFIG,
+    SNAPSHOTS,
+    SUMMARY,
+    RunConfig,
+    RunError,
+    checkpoint_metadata,
+    read_summary,
+    save_run,
+)
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -44,7 +53,6 @@ def train_one(run_dir: str | Path, config: RunConfig, run_report: bool = False) 
     just read its summary. Returns the run's summary.json contents."""
     from ..callbacks import Checkpointer, WeightSnapshots
     from ..checkpoint import load_checkpoint
-    from ..cli.train import finish
     from ..digits import digit_learner
 
     run_dir = Path(run_dir)
@@ -55,7 +63,7 @@ def train_one(run_dir: str | Path, config: RunConfig, run_report: bool = False) 
     learner.lr_hint = "--lr {lr:g}"
     snapshots = WeightSnapshots()
     checkpoint = run_dir / CHECKPOINT
-    learner.add_cb(Checkpointer(checkpoint, {"settings": vars(config.settings), "classes": splits.classes}))
+    learner.add_cb(Checkpointer(checkpoint, checkpoint_metadata(config.settings, splits.classes)))
     learner.add_cb(snapshots)
     if checkpoint.is_file():
         trained_on = load_checkpoint(learner, checkpoint).get("classes")
@@ -68,5 +76,4 @@ def train_one(run_dir: str | Path, config: RunConfig, run_report: bool = False) 
         if not (run_dir / CONFIG).is_file():
             config.save(run_dir)
     result = learner.fit()
-    return finish(argparse.Namespace(no_report=not run_report), run_dir, learner, result, splits, baseline,
-                  snapshots)
+    return save_run(run_dir, learner, result, splits, baseline, snapshots, report=run_report)

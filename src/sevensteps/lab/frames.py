@@ -1,0 +1,47 @@
+"""A frame: what the page shows, as one JSON-ready dict. Its live part changes every batch (status, the
+lit step, each step's numbers, the loss curve, the first layer's weights, the diagnosis); its slow part
+only when an epoch ends or a setting changes (settings, history, views, snapshots, the code panel)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .views import encode_weights, number
+
+
+def status(session: Any) -> str:
+    """One word or line for the page: playing, paused after <step>, stopped: <why>, ..."""
+    if session.finished is not None:
+        return f"stopped: {session.finished}"
+    if session.mode == "play":
+        return "playing"
+    if session.waiting:
+        return f"paused after {session.lit}"
+    if session.thread is None or not session.thread.is_alive():
+        return "paused"
+    return "running"
+
+
+def live_part(session: Any) -> dict[str, Any]:
+    learn = session.learner
+    return {
+        "version": session.version, "slow_version": session.slow_version, "status": status(session),
+        "mode": session.mode, "lit": session.lit, "steps": dict(session.texts), "speed": session.speed,
+        "lr_now": session.lr_now(), "epoch": learn.epoch, "batch": learn.batch, "n_batches": len(learn.dls.train),
+        "curve": [[b, number(v), number(a)] for b, v, a in session.curve],
+        "weights": encode_weights(learn.params[0].data), "diagnosis": session.diagnosis(),
+    }
+
+
+def slow_part(session: Any) -> dict[str, Any]:
+    learn = session.learner
+    return {
+        "settings": asdict(session.settings), "classes": session.splits.class_names(),
+        "baseline_accuracy": session.baseline_accuracy, "history": [e.to_dict() for e in learn.history],
+        "model": session.settings.model, "confusion": session.views["confusion"],
+        "mistakes": session.views["mistakes"],
+        "snapshots": [{"id": s.id, "label": s.label()} for s in session.all_snapshots()],
+        "message": session.message, "code": session.code(),
+        "train_size": len(learn.dls.train.dataset), "valid_size": len(learn.dls.valid.dataset),
+    }

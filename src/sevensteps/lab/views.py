@@ -1,0 +1,50 @@
+"""What the page draws, as JSON-ready values: weights and digits as compact base64, the validation
+confusion matrix and the most confidently wrong validation digits."""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+from ..backend import xp
+
+MAX_MISTAKES = 8
+
+
+def encode_weights(weights: Any) -> dict[str, Any]:
+    """A weight matrix (units, 784) as int8 levels of ±max|w| in base64: small enough to stream."""
+    weights = xp.asarray(weights, dtype=xp.float32).reshape(-1, 784)
+    finite = xp.where(xp.isfinite(weights), weights, 0)
+    scale = float(xp.abs(finite).max()) or 1.0
+    levels = xp.round(finite / scale * 127).astype(xp.int8)
+    return {"units": int(weights.shape[0]), "scale": scale, "data": base64.b64encode(levels.tobytes()).decode()}
+
+
+def encode_image(image: Any) -> str:
+    """A 28×28 image in [0, 1] as 784 bytes in base64."""
+    pixels = xp.clip(xp.asarray(image, dtype=xp.float32).reshape(784) * 255, 0, 255).astype(xp.uint8)
+    return base64.b64encode(pixels.tobytes()).decode()
+
+
+def number(x: float | None) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+def validation_views(model: Any, splits: Any) -> dict[str, Any]:
+    """The validation confusion matrix and the most confidently wrong digits, by the library's metrics."""
+    from ..autograd import no_grad
+    from ..metrics import class_index, confusion_matrix, probabilities
+
+    with no_grad():
+        probs = probabilities(model, splits.valid.images.reshape(-1, 784), len(splits.classes))
+    guess = probs.argmax(axis=-1)
+    truth = class_index(splits.valid.labels, splits.classes)
+    wrong = xp.nonzero(guess != truth)[0]
+    order = wrong[xp.argsort(-probs[wrong, guess[wrong]])][:MAX_MISTAKES]
+    names = splits.class_names()
+    mistakes = [{"image": encode_image(splits.valid.images[i]), "true": names[int(truth[i])],
+                 "predicted": names[int(guess[i])], "probability": float(probs[i, guess[i]])} for i in order]
+    matrix = confusion_matrix(splits.valid.labels, xp.asarray(splits.classes)[guess], splits.classes)
+    return {"confusion": matrix.tolist(), "mistakes": mistakes}
