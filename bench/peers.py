@@ -254,7 +254,7 @@ def _status(field: str) -> int:
 
 
 def _reset_peak() -> bool:
-    """Reset VmHWM to the current resident size (Linux: write 5 to clear_refs), so the peak is the epoch's."""
+    """Reset VmHWM to the current resident size (Linux: write 5 to clear_refs), so the peak is training's."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True

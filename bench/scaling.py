@@ -28,8 +28,8 @@ FULL_BATCHES = (16, 32, 64, 128, 256, 512, 1024)
 FULL_WIDTHS = (32, 64, 128, 256, 512, 1024, 2048)
 QUICK_BATCHES = (32, 256, 1024)
 QUICK_WIDTHS = (32, 256, 2048)
-STYLE = {"sevensteps": ("C0", "o"), "pytorch": ("C3", "s"), "numpy": ("C2", "^"), "floor": ("0.4", "x"),
-         "jax": ("C1", "D")}
+STYLE = {"sevensteps": ("C0", "o"), "sevensteps-cli": ("C9", "."), "pytorch": ("C3", "s"), "numpy": ("C2", "^"),
+         "floor": ("0.4", "x"), "jax": ("C1", "D")}
 
 
 def sweep(points: list[tuple[int, int]], sides: list[str], repeats: int, threads: int, images: int,
@@ -130,13 +130,13 @@ def main() -> None:
     width_rows = sweep([(256, w) for w in widths], sides, repeats, args.threads, images, args.warmup_batches)
     title = (f"784-H-10 MLP, one epoch of {images:,} Fashion-MNIST images, each point its own process, median of "
              f"{repeats}, {args.threads or 'default'} thread(s)")
+    if args.json:
+        args.json.write_text(json.dumps({"batch": batch_rows, "width": width_rows}, indent=1))
     draw(batch_rows, width_rows, sides, title, args.out)
     print(title + f"; drawn in {args.out}\n\nepoch time (s) / peak memory above the data (MB), hidden width 128\n")
     print(table(batch_rows, "batch_size"))
     print("\nhidden width, batch 256\n")
     print(table(width_rows, "hidden"))
-    if args.json:
-        args.json.write_text(json.dumps({"batch": batch_rows, "width": width_rows}, indent=1))
 
 
 if __name__ == "__main__":
