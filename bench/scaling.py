@@ -9,7 +9,8 @@ median time and the peak resident memory while training, above what the data, we
 docs/scaling.png (two panels of time, two of memory) and prints the table.
 
     python bench/scaling.py                 # the full sweep documented in BENCHMARKS.md (3 repeats, 60,000 images)
-    python bench/scaling.py --quick         # a few points, 10,000 images, 1 repeat: a minute or two
+    python bench/scaling.py --quick         # a few points, 10,000 images, 1 repeat: a few minutes
+    python bench/scaling.py --quick --clock cpu   # draw CPU time: on a shared machine wall time is mostly noise
     python bench/scaling.py --batch-sizes 32,256 --widths 64,512 --repeats 1 --images 20000 --sides sevensteps,numpy
 """
 
@@ -46,6 +47,7 @@ def sweep(points: list[tuple[int, int]], sides: list[str], repeats: int, threads
         for side, results in runs.items():
             rows.append({"side": side, "batch_size": batch_size, "hidden": hidden,
                          "epoch_s": statistics.median(r["epoch_s"] for r in results),
+                         "cpu_s": statistics.median(r["cpu_s"] for r in results),
                          "peak_mb": max(r["peak_mb"] for r in results),
                          "train_peak_mb": max(r["peak_mb"] - r["rss_before_mb"] for r in results)})
             print(f"  batch {batch_size:5d} hidden {hidden:5d} {side:10s} {rows[-1]['epoch_s']:.3f}s "
@@ -54,7 +56,8 @@ def sweep(points: list[tuple[int, int]], sides: list[str], repeats: int, threads
     return rows
 
 
-def draw(batch_rows: list[dict], width_rows: list[dict], sides: list[str], title: str, path: Path) -> None:
+def draw(batch_rows: list[dict], width_rows: list[dict], sides: list[str], title: str, path: Path,
+         clock: str = "wall") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,14 +67,15 @@ def draw(batch_rows: list[dict], width_rows: list[dict], sides: list[str], title
     for column, (rows, key, label) in enumerate(((batch_rows, "batch_size", "batch size (hidden width 128)"),
                                                  (width_rows, "hidden", "hidden width (batch 256)"))):
         for side in sides:
-            points = sorted((r[key], r["epoch_s"], r["train_peak_mb"]) for r in rows if r["side"] == side)
+            time_key = "cpu_s" if clock == "cpu" else "epoch_s"
+            points = sorted((r[key], r[time_key], r["train_peak_mb"]) for r in rows if r["side"] == side)
             if not points:
                 continue
             xs, times, memory = zip(*points, strict=True)
             color, marker = STYLE[side]
             axes[0][column].plot(xs, times, marker=marker, color=color, label=side)
             axes[1][column].plot(xs, memory, marker=marker, color=color, label=side)
-        axes[0][column].set_ylabel("epoch time (s, median)")
+        axes[0][column].set_ylabel("epoch CPU time (s, median)" if clock == "cpu" else "epoch time (s, median)")
         axes[1][column].set_ylabel("peak memory above the data (MB)")
         axes[1][column].set_xlabel(label)
         ticks = sorted({r[key] for r in rows})
@@ -93,11 +97,14 @@ def table(rows: list[dict], key: str) -> str:
     sides = list(dict.fromkeys(r["side"] for r in rows))
     values = sorted({r[key] for r in rows})
     by = {(r["side"], r[key]): r for r in rows}
-    head = f"| {key.replace('_', ' ')} | " + " | ".join(f"{s} (s / MB)" for s in sides) + " |"
+    head = f"| {key.replace('_', ' ')} | " + " | ".join(f"{s} (s, CPU s / MB)" for s in sides) + " |"
     lines = [head, "|" + "---|" * (len(sides) + 1)]
     for v in values:
-        cells = [f"{by[s, v]['epoch_s']:.3f} / {by[s, v]['train_peak_mb']:.0f}" if (s, v) in by else "-"
-                 for s in sides]
+        cells = []
+        for s in sides:
+            row = by.get((s, v))
+            cells.append(f"{row['epoch_s']:.3f}, {row.get('cpu_s', float('nan')):.3f} / {row['train_peak_mb']:.0f}"
+                         if row else "-")
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -114,6 +121,8 @@ def main() -> None:
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "scaling.png")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="draw wall time, or CPU time (steadier on a machine shared with other work)")
     args = parser.parse_args()
     quick = args.quick
     batches = [int(b) for b in args.batch_sizes.split(",")] if args.batch_sizes else \
@@ -132,8 +141,9 @@ def main() -> None:
              f"{repeats}, {args.threads or 'default'} thread(s)")
     if args.json:
         args.json.write_text(json.dumps({"batch": batch_rows, "width": width_rows}, indent=1))
-    draw(batch_rows, width_rows, sides, title, args.out)
-    print(title + f"; drawn in {args.out}\n\nepoch time (s) / peak memory above the data (MB), hidden width 128\n")
+    draw(batch_rows, width_rows, sides, title + f", {args.clock} clock", args.out, args.clock)
+    print(title + f"; drawn in {args.out}\n\nepoch time (s), CPU time (s) / training's peak memory above the data (MB)"
+          ", hidden width 128\n")
     print(table(batch_rows, "batch_size"))
     print("\nhidden width, batch 256\n")
     print(table(width_rows, "hidden"))
