@@ -196,8 +196,14 @@ def cross_entropy(draw, rng):
 
 
 def bce_with_logits(draw, rng):
-    n = draw(st.integers(1, 6))
-    return Case([normal(rng, (n, 1)) * 3, rng.random((n, 1))],
+    n, c = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    if draw(st.booleans()):  # a weight for the positive examples of each class (a constant: PyTorch gives it no grad)
+        pos = rng.uniform(0.5, 3.0, (c,))
+        return Case([normal(rng, (n, c)) * 3, rng.random((n, c))],
+                    lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=ss.tensor(pos, dtype=x.dtype)),
+                    lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
+                        x, t, pos_weight=torch.tensor(pos, dtype=x.dtype)))
+    return Case([normal(rng, (n, c)) * 3, rng.random((n, c))],
                 lambda x, t: F.binary_cross_entropy_with_logits(x, t),
                 lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(x, t))
 

@@ -31,15 +31,16 @@ class _Formatter:
             self.max_width = max((len(s) for s in strings), default=1)
             return
         finite = values[xp.isfinite(values)].astype(xp.float64)
-        nonzero = xp.abs(finite[finite != 0])
+        nonzero = finite[finite != 0]
         self.int_mode = bool(xp.all(xp.ceil(nonzero) == nonzero)) if nonzero.size else True
         if nonzero.size:
-            low, high = float(nonzero.min()), float(nonzero.max())
+            low, high = float(xp.abs(nonzero).min()), float(xp.abs(nonzero).max())
             if self.int_mode:
                 self.sci_mode = high / low > 1000 or high > 1e8
             else:
                 self.sci_mode = high / low > 1000 or high > 1e8 or low < 1e-4
-        self.max_width = max((len(self._plain(v)) for v in values.reshape(-1).tolist()), default=1)
+        # as PyTorch: the width comes from the nonzero finite values; nan, inf and 0 fit in or stick out
+        self.max_width = max((len(self._plain(v)) for v in nonzero.tolist()), default=1)
 
     def _plain(self, value: Any) -> str:
         if not self.floating:
