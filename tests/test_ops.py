@@ -517,3 +517,71 @@ def test_every_op_in_ops_py_is_in_the_table():
                "SetItem": "setitem", "Cast": "cast", "Clone": "clone"}
     assert functions == set(covered)
     assert set(covered.values()) <= set(OPS)
+
+
+EMPTY_CASES = {
+    "add": (((0,), (2, 0)), lambda a, b: a + b),
+    "mul_broadcast": (((0, 3), (3,)), lambda a, b: a * b),
+    "div": (((2, 0), (1, 0)), lambda a, b: a / b),
+    "matmul_inner_empty": (((2, 0), (0, 3)), lambda a, b: a @ b),
+    "matmul_outer_empty": (((0, 4), (4, 3)), lambda a, b: a @ b),
+    "exp": (((0, 2),), lambda a: a.exp()),
+    "relu": (((3, 0),), lambda a: a.relu()),
+    "sum": (((0, 3),), lambda a: a.sum(0)),
+    "sum_all": (((2, 0),), lambda a: a.sum()),
+    "mean_rows": (((0, 3),), lambda a: a.mean(1)),
+    "mean_all": (((0,),), lambda a: a.mean()),
+    "var": (((0, 3),), lambda a: a.var(1)),
+    "softmax_empty_dim": (((3, 0),), lambda a: a.softmax(-1)),
+    "log_softmax": (((0, 4),), lambda a: a.log_softmax(1)),
+    "reshape": (((0, 3),), lambda a: a.reshape(3, 0)),
+    "permute": (((2, 0, 3),), lambda a: a.permute(2, 0, 1)),
+    "expand": (((1, 0),), lambda a: a.expand(4, 0)),
+    "cat": (((0, 2), (3, 2)), lambda a, b: _lib(a).cat([a, b])),
+    "stack": (((0,), (0,)), lambda a, b: _lib(a).stack([a, b], 1)),
+    "clamp": (((0, 2),), lambda a: a.clamp(-0.5, 0.5)),
+    "index": (((3, 2),), lambda a: a[3:]),
+    "sort": (((2, 0),), lambda a: a.sort(1).values),
+    "max_dim": (((0, 3),), lambda a: a.max(1).values),
+    "linear": (((0, 4), (2, 4)), lambda x, w: _F(x).linear(x, w)),
+    "setitem": (((3, 2), (0, 2)), lambda a, v: _set(a * 1.0, slice(3, None), v)),
+}
+
+
+def _lib(t):
+    return torch if isinstance(t, torch.Tensor) else ss
+
+
+def _F(t):
+    return torch.nn.functional if isinstance(t, torch.Tensor) else F
+
+
+def _set(y, index, value):
+    y[index] = value
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+def test_ops_on_empty_tensors_match_pytorch(name):
+    """Shapes with a zero in them: the same shapes, values (nan for an empty mean) and gradients as PyTorch."""
+    shapes, fn = EMPTY_CASES[name]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours_in = [ss.tensor(a, requires_grad=True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours, theirs = fn(*ours_in), fn(*theirs_in)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy())
+    seed = rng.standard_normal(ours.shape)
+    ours.backward(ss.tensor(seed))
+    theirs.backward(torch.tensor(seed))
+    for mine, reference in zip(ours_in, theirs_in, strict=True):
+        expected = reference.grad.numpy() if reference.grad is not None else np.zeros(mine.shape)
+        np.testing.assert_allclose(mine.grad.data, expected)
+
+
+def test_max_of_an_empty_tensor_is_an_error_in_both():
+    with pytest.raises(RuntimeError):
+        torch.zeros(0).max()
+    with pytest.raises(RuntimeError, match="empty"):
+        ss.zeros(0).max()

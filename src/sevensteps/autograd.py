@@ -401,7 +401,7 @@ def _owner(array: Any) -> Any:
 
 
 def _accumulate(leaf: Tensor, grad: Any, given_to_leaves: set[int]) -> None:
-    """``leaf.grad += grad``, PyTorch's way: the first gradient is stored, later ones are added.
+    """``leaf.grad += grad``, PyTorch's way: the first gradient is stored, later ones are added in place.
 
     A gradient may share memory with another leaf's (``a + b`` hands the same array to both), or be a
     read-only broadcast view; those are copied, so that each ``.grad`` can be changed in place alone.
@@ -413,5 +413,9 @@ def _accumulate(leaf: Tensor, grad: Any, given_to_leaves: set[int]) -> None:
             grad = grad.copy(order="K")
         given_to_leaves.add(id(_owner(grad)))
         leaf.grad = Tensor(grad)
+    elif leaf.grad.data.shape == grad.shape and leaf.grad.data.flags.writeable:
+        # in place, as PyTorch accumulates: a reference to .grad taken earlier sees the sum
+        xp.add(leaf.grad.data, grad, out=leaf.grad.data)
+        leaf.grad._version[0] += 1
     else:
         leaf.grad = Tensor(leaf.grad.data + grad)

@@ -287,7 +287,14 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         index = _plain_index(index)
-        self._in_place(lambda old: ops.SetItem.apply(old, index, value), value)
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            self._in_place(lambda old: ops.SetItem.apply(old, index, value), value)
+            return
+        try:  # nothing to record: write just the selected places
+            self.data[index] = value.data if isinstance(value, Tensor) else value
+        except ValueError as error:
+            raise _in_place_error(self, value, error) from None
+        self._version[0] += 1
 
     # ------------------------------------------------------------ dtype and device
 
