@@ -133,15 +133,16 @@ class Context:
     for a leaf): the graph's edges, which a later in-place change of an input does not move.
     """
 
+    # Defaults on the class, so that creating a context (once per op) sets only what differs.
+    saved_tensors: tuple = ()
+    versions: Any = ()  # (version counter, version when saved) for each saved input or output
+    freed = False
     retains_grad_of: Any = None  # the tensor whose .grad to fill here (set by Tensor.retain_grad)
 
     def __init__(self, fn: type[Function], inputs: tuple, needs_input_grad: tuple[bool, ...]):
         self.fn = fn
         self.inputs = inputs
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple = ()
-        self.versions: tuple = ()
-        self.freed = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
@@ -194,16 +195,18 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
-        arrays, inputs, needs = [], [], []
+        arrays, inputs, needs, parents = [], [], [], []
         for a in args:  # one pass: this runs for every op on the hot path
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 inputs.append(a)
                 needs.append(a.requires_grad)
+                parents.append(a._ctx)
             else:
                 arrays.append(a)
                 inputs.append(None)
                 needs.append(False)
+                parents.append(None)
         record = _grad_enabled and True in needs
         ctx = Context(cls, tuple(inputs) if record else (), tuple(needs))
         out = Tensor(cls.forward(ctx, *arrays, **kwargs))
@@ -212,9 +215,21 @@ class Function:
         if record:
             out.requires_grad = True
             out._ctx = ctx
-            ctx.parents = tuple(None if t is None else t._ctx for t in inputs)
-            if ctx.saved_tensors:
-                ctx.versions = _saved_versions(ctx.saved_tensors, inputs, out)
+            ctx.parents = parents
+            saved = ctx.saved_tensors
+            if saved:  # remember the versions of the saved arrays that belong to tensors (inlined: hot path)
+                versions = []
+                out_data = out.data
+                for array in saved:
+                    if array is out_data:
+                        versions.append((out._version, 0))
+                        continue
+                    for t in inputs:
+                        if t is not None and array is t.data:
+                            box = t._version
+                            versions.append((box, box[0]))
+                            break
+                ctx.versions = versions
         return out
 
 
@@ -222,20 +237,6 @@ def _share_version_if_view(out: Tensor, source: Tensor | None) -> None:
     if source is not None and out.data.base is not None and xp.may_share_memory(out.data, source.data):
         out._version = source._version
         out._base = source if source._base is None else source._base
-
-
-def _saved_versions(saved: tuple, inputs: list, out: Tensor) -> tuple:
-    """(version box, version now) for each saved array that is an input's or the output's own array."""
-    versions = []
-    for array in saved:
-        if array is out.data:
-            versions.append((out._version, out._version[0]))
-            continue
-        for t in inputs:
-            if t is not None and array is t.data:
-                versions.append((t._version, t._version[0]))
-                break
-    return tuple(versions)
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -317,11 +318,13 @@ def _run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: b
     for ctx in reversed(_topological_order(root_contexts)):
         grad = grads.pop(id(ctx), None)
         if grad is not None:
-            if id(ctx) in wanted_contexts:
+            if wanted_contexts and id(ctx) in wanted_contexts:
                 _deliver(wanted_contexts[id(ctx)], grad, given_to_leaves, capture)
             elif ctx.retains_grad_of is not None and capture is None:
                 _accumulate(ctx.retains_grad_of, grad, given_to_leaves)
-            ctx.check_versions()
+            for box, version in ctx.versions:
+                if box[0] != version:
+                    ctx.check_versions()  # raises, naming the op
             input_grads = ctx.fn.backward(ctx, grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -330,11 +333,15 @@ def _run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: b
                 if parent_grad is None or not needs:
                     continue
                 data = tensor.data
-                parent_grad = unbroadcast(parent_grad, data.shape)
+                if parent_grad.shape != data.shape:
+                    parent_grad = unbroadcast(parent_grad, data.shape)
                 if parent_grad.dtype != data.dtype:
                     parent_grad = parent_grad.astype(data.dtype)
                 if parent is None:
-                    _deliver(tensor, parent_grad, given_to_leaves, capture)
+                    if capture is None:
+                        _accumulate(tensor, parent_grad, given_to_leaves)
+                    else:
+                        _deliver(tensor, parent_grad, given_to_leaves, capture)
                 elif id(parent) in grads:
                     grads[id(parent)] = grads[id(parent)] + parent_grad
                 else:

@@ -112,13 +112,18 @@ def _class_dim_last(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return input, target
 
 
-def _check_targets(input: Tensor, target: Tensor, ignore_index: int) -> None:
+def _check_targets(input: Tensor, target: Tensor, ignore_index: int) -> bool:
+    """Raise unless every target is a class index (or ``ignore_index``); True if some are ``ignore_index``."""
     if input.ndim != 2 or target.ndim != 1 or len(target) != len(input):
         raise ValueError(f"expected scores (N, C) and targets (N,), got {input.shape} and {target.shape}")
     classes = input.shape[1]
-    valid = target.data[target.data != ignore_index]
+    if not len(target) or (0 <= target.data.min() and target.data.max() < classes):
+        return False  # the usual case, two quick reductions
+    ignored = target.data == ignore_index
+    valid = target.data[~ignored]
     if valid.size and (valid.min() < 0 or valid.max() >= classes):
         raise ValueError(f"targets must lie in [0, {classes}), got values from {valid.min()} to {valid.max()}")
+    return bool(ignored.any())
 
 
 def _unflatten_loss(loss: Tensor, input: Tensor) -> Tensor:
@@ -161,8 +166,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if target.dtype.kind not in "iuf":
         raise ValueError(f"cross_entropy expects integer class targets or class probabilities, got {target.dtype}")
     if input.ndim == 2 and target.ndim == 1 and target.dtype.kind in "iu" and weight is None and not label_smoothing:
-        _check_targets(input, target, ignore_index)
-        if not (target.data == ignore_index).any():
+        if not _check_targets(input, target, ignore_index):
             return ops.CrossEntropy.apply(input, target.data, reduction)  # the hot path: one fused op
     scores, flat_target = _class_dim_last(input, target)
     classes = scores.shape[1]

@@ -84,11 +84,15 @@ def _as(x: Any, dtype: Any) -> Any:
 
 def promote(a: Any, b: Any) -> tuple[Any, Any]:
     """Both operands as arrays of PyTorch's result dtype (a fast path for the common same-dtype case)."""
-    if type(a) is xp.ndarray:
-        if type(b) is xp.ndarray and a.dtype == b.dtype:
-            return a, b
-        if type(b) is float and a.dtype.kind == "f":  # NumPy keeps float32 for a Python float, as PyTorch
-            return a, b
+    type_a, type_b = type(a), type(b)
+    if type_a is xp.ndarray:
+        if type_b is xp.ndarray:
+            if a.dtype == b.dtype:
+                return a, b
+        elif (type_b is float or type_b is int) and a.dtype.kind == "f":
+            return a, b  # NumPy keeps float32 next to a Python number, as PyTorch does
+    elif type_b is xp.ndarray and (type_a is float or type_a is int) and b.dtype.kind == "f":
+        return a, b
     dtype = result_type(a, b)
     return _as(a, dtype), _as(b, dtype)
 
@@ -105,7 +109,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        a, b = promote(a, b)
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         return xp.add(a, b)
 
     @staticmethod
@@ -118,7 +123,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        a, b = promote(a, b)
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         return xp.subtract(a, b)
 
     @staticmethod
@@ -131,7 +137,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        a, b = promote(a, b)
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return xp.multiply(a, b)
 
@@ -147,7 +154,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         a, b = promote(a, b)
-        if a.dtype.kind != "f":  # integer / integer is a float, as in PyTorch
+        if type(a) is xp.ndarray and a.dtype.kind != "f":  # integer / integer is a float, as in PyTorch
             a, b = floating(a), floating(b)
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return xp.true_divide(a, b)
@@ -232,7 +239,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        a = floating(a)
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.exp(a)
         ctx.save_for_backward(out)
         return out
@@ -250,7 +258,8 @@ class Log(Function):
     def forward(ctx: Context, a: Any) -> Any:
         a = floating(a)
         ctx.save_for_backward(a)
-        return xp.log(a)
+        with xp.errstate(divide="ignore", invalid="ignore"):  # log 0 = −inf and log(−1) = nan, quietly as PyTorch
+            return xp.log(a)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -263,7 +272,8 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        a = floating(a)
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.sqrt(a)
         ctx.save_for_backward(out)
         return out
@@ -299,7 +309,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        out = stable_sigmoid(floating(a))
+        out = stable_sigmoid(a if a.dtype.kind == "f" else floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -314,7 +324,8 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        a = floating(a)
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.tanh(a)
         ctx.save_for_backward(out)
         return out
@@ -398,7 +409,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx: Context, cond: Any, a: Any, b: Any) -> Any:
-        a, b = promote(a, b)
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:
+            a, b = promote(a, b)
         ctx.save_for_backward(cond)
         return xp.where(cond, a, b)
 

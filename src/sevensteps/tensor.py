@@ -31,11 +31,14 @@ class Tensor:
     __slots__ = ("__weakref__", "_base", "_ctx", "_retains_grad", "_version", "data", "grad", "requires_grad")
 
     def __init__(self, data: Any, requires_grad: bool = False):
-        if isinstance(data, Tensor):
-            data = data.data
-        elif isinstance(data, (list, tuple)):
-            data = xp.asarray(_plain_data(data), dtype=xp.float32)
-        self.data = data if isinstance(data, xp.ndarray) else xp.asarray(data)
+        if type(data) is not xp.ndarray:  # the common case, an array from an op, skips these checks
+            if isinstance(data, Tensor):
+                data = data.data
+            elif isinstance(data, (list, tuple)):
+                data = xp.asarray(_plain_data(data), dtype=xp.float32)
+            elif not isinstance(data, xp.ndarray):
+                data = xp.asarray(data)
+        self.data = data
         self.grad: Tensor | None = None
         self._ctx = None
         self._retains_grad = False
