@@ -340,3 +340,26 @@ def test_frozen_layers_are_allowed_in_an_optimizer_and_do_not_move():
     assert model[0].weight.grad is None
     assert (model[0].weight.data == before).all()
     assert model[2].weight.grad is not None
+
+
+def test_a_view_whose_base_changed_in_place_is_refused_not_wrong():
+    """PyTorch re-derives the view's graph from the changed base; sevensteps refuses instead of a wrong gradient."""
+    (x,), (tx,) = twins([1.0, 2.0, 3.0])
+    y, ty = x * 2, tx * 2
+    v, tv = y[0:2], ty[0:2]
+    y.mul_(3)
+    ty.mul_(3)
+    close(v, tv)  # the view sees the change in both
+    tv.sum().backward()
+    assert tx.grad.tolist() == [6.0, 6.0, 0.0]
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        v.sum().backward()
+
+
+def test_a_view_changed_in_place_while_recording_is_a_clear_error():
+    (x,), _ = twins([1.0, 2.0, 3.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match="view"):
+        y[0:2].mul_(3)
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        x[0:2].mul_(3)

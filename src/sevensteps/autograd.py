@@ -230,6 +230,10 @@ class Function:
                             versions.append((box, box[0]))
                             break
                 ctx.versions = versions
+            if cls.is_view and out._base is not None:
+                # a view must not outlive an in-place change of its base: its graph would no longer describe it
+                box = out._version
+                ctx.versions = [*ctx.versions, (box, box[0])]
         return out
 
 
