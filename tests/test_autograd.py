@@ -120,7 +120,7 @@ def test_unbroadcast_sums_stretched_axes_and_checks_shapes():
 
 def test_dtypes_follow_the_rules():
     assert ss.tensor([1.0, 2.0]).dtype == np.float32
-    assert ss.tensor(np.zeros(3, dtype=np.float64)).dtype == np.float32
+    assert ss.tensor(np.zeros(3, dtype=np.float64)).dtype == np.float64  # an array keeps its dtype, as in PyTorch
     assert ss.tensor([1.0], dtype="float64").dtype == np.float64
     assert ss.tensor([1, 2]).dtype.kind == "i"
     assert ss.tensor([True, False]).dtype == np.bool_

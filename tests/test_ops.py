@@ -196,8 +196,14 @@ def cross_entropy(draw, rng):
 
 
 def bce_with_logits(draw, rng):
-    n = draw(st.integers(1, 6))
-    return Case([normal(rng, (n, 1)) * 3, rng.random((n, 1))],
+    n, c = draw(st.integers(1, 6)), draw(st.integers(1, 3))
+    if draw(st.booleans()):  # a weight for the positive examples of each class (a constant: PyTorch gives it no grad)
+        pos = rng.uniform(0.5, 3.0, (c,))
+        return Case([normal(rng, (n, c)) * 3, rng.random((n, c))],
+                    lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=ss.tensor(pos, dtype=x.dtype)),
+                    lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
+                        x, t, pos_weight=torch.tensor(pos, dtype=x.dtype)))
+    return Case([normal(rng, (n, c)) * 3, rng.random((n, c))],
                 lambda x, t: F.binary_cross_entropy_with_logits(x, t),
                 lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(x, t))
 
@@ -217,6 +223,176 @@ def mnist_loss(draw, rng):
     target = (rng.random((n, 1)) > 0.5).astype(np.int64)
     return Case([normal(rng, (n, 1)) * 2], lambda x: F.mnist_loss(x, ss.tensor(target)),
                 lambda x: torch_mnist_loss(x, torch.tensor(target)))
+
+
+def expand(draw, rng):
+    shape = draw(SHAPE)
+    extra = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    target = extra + tuple(draw(st.integers(1, 3)) if n == 1 else n for n in shape)
+    sizes = extra + tuple(-1 if draw(st.booleans()) else n for n in target[len(extra):])
+    return Case([normal(rng, shape)], lambda a: a.expand(sizes) * 1.0, lambda a: a.expand(sizes) * 1.0)
+
+
+def gather(draw, rng):
+    shape = draw(SHAPE_1D_UP)
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(draw(st.integers(1, 4)) if d == dim % len(shape) else draw(st.integers(1, n))
+                        for d, n in enumerate(shape))
+    index = rng.integers(0, shape[dim], index_shape)
+    return Case([normal(rng, shape)], lambda a: a.gather(dim, ss.tensor(index)),
+                lambda a: a.gather(dim, torch.tensor(index)))
+
+
+def setitem(draw, rng):
+    """``y[index] = value`` on a tensor in the graph: the overwritten places pass no gradient back to y."""
+    shape = draw(SHAPE_1D_UP)
+    kind = draw(st.sampled_from(["int", "slice", "mask", "rows"]))
+    n = shape[0]
+    if kind == "int":
+        index = draw(st.integers(-n, n - 1))
+    elif kind == "slice":
+        index = slice(draw(st.integers(0, n)), draw(st.integers(0, n)))
+    elif kind == "mask":
+        index = rng.random(shape) > 0.5
+    else:
+        index = rng.permutation(n)[: draw(st.integers(1, n))]  # distinct rows: no write order to depend on
+    value_shape = np.zeros(shape)[index].shape
+    if value_shape and draw(st.booleans()):
+        value_shape = value_shape[1:]  # the value broadcasts over the selection
+    ours_index = ss.tensor(index) if isinstance(index, np.ndarray) else index
+    theirs_index = torch.tensor(index) if isinstance(index, np.ndarray) else index
+
+    def ours(a, v):
+        y = a * 1.0
+        y[ours_index] = v
+        return y
+
+    def theirs(a, v):
+        y = a * 1.0
+        y[theirs_index] = v
+        return y
+
+    return Case([normal(rng, shape), normal(rng, value_shape)], ours, theirs)
+
+
+def cast(draw, rng):
+    """float64 → float32 → float64 (or back): gradients flow through each change of dtype."""
+    shape = draw(SHAPE)
+    return Case([normal(rng, shape)], lambda a: (a.double() * 3).to(a.dtype) * a,
+                lambda a: (a.double() * 3).to(a.dtype) * a)
+
+
+def clamp_tensor(draw, rng):
+    shapes = draw(mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=4)).input_shapes
+    which = draw(st.sampled_from(["both", "min", "max"]))
+    # bounds 0.1 apart from each other and from x: no ties for finite differences to straddle
+    shape = np.broadcast_shapes(*shapes)  # the bounds broadcast to the input's shape
+    x = rng.choice([-1.0, 0.0, 1.0], shape) + rng.uniform(-0.3, 0.3, shape)
+    low, high = rng.choice([-0.5, 0.5], shapes[1]), rng.choice([-0.5, 0.5], shapes[2]) + 0.1
+    if which == "min":
+        return Case([x, low], lambda a, lo: a.clamp(min=lo), lambda a, lo: a.clamp(min=lo))
+    if which == "max":
+        return Case([x, high], lambda a, hi: a.clamp(max=hi), lambda a, hi: a.clamp(max=hi))
+    return Case([x, low, high], lambda a, lo, hi: a.clamp(lo, hi), lambda a, lo, hi: a.clamp(lo, hi))
+
+
+def pow_at_zero(draw, rng):
+    """a⁰ at a = 0 and 0ᵇ: PyTorch's gradients are 0 there (not nan or −inf)."""
+    shape = draw(SHAPE)
+    a = rng.choice([0.0, 0.0, 1.5], shape)
+    if draw(st.booleans()):  # a constant exponent with zeros: only ∂a (finite differences of 0^b blow up at b=0)
+        b = rng.choice([0.0, 0.0, 2.0, 3.0], shape)
+        scalar = draw(st.sampled_from([None, 0.0, 0]))
+        if scalar is not None:
+            return Case([a], lambda x: x**scalar, lambda x: x**scalar)
+        return Case([a], lambda x: x ** ss.tensor(b, dtype=x.dtype), lambda x: x ** torch.tensor(b, dtype=x.dtype))
+    return Case([a, rng.choice([2.0, 3.0], shape)], lambda x, y: x**y, lambda x, y: x**y)
+
+
+def masked_fill(draw, rng):
+    shapes = draw(PAIR).input_shapes
+    mask = rng.random(shapes[1]) > 0.5  # the mask broadcasts to the input's shape
+    value = draw(st.sampled_from([0.0, -1.5]))
+    x = normal(rng, np.broadcast_shapes(*shapes))
+    return Case([x], lambda a: a.masked_fill(ss.tensor(mask), value),
+                lambda a: a.masked_fill(torch.tensor(mask), value))
+
+
+def std_var(name):
+    def make(draw, rng):
+        shape = draw(array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
+        dim = draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+        keepdim, correction = draw(st.booleans()), draw(st.sampled_from([0, 1]))
+        if dim is None:
+            return Case([normal(rng, shape)], lambda a: getattr(a, name)(correction=correction),
+                        lambda a: getattr(a, name)(correction=correction))
+        return Case([normal(rng, shape)], lambda a: getattr(a, name)(dim, keepdim=keepdim, correction=correction),
+                    lambda a: getattr(a, name)(dim, keepdim=keepdim, correction=correction))
+    return make
+
+
+def sort_topk(which):
+    def make(draw, rng):
+        shape = draw(SHAPE_1D_UP)
+        dim = draw(st.integers(-len(shape), len(shape) - 1))
+        flag = draw(st.booleans())
+        if which == "sort":
+            return Case([normal(rng, shape)], lambda a: a.sort(dim, descending=flag).values,
+                        lambda a: a.sort(dim, descending=flag).values)
+        k = draw(st.integers(0, shape[dim]))
+        return Case([normal(rng, shape)], lambda a: a.topk(k, dim, largest=flag).values,
+                    lambda a: a.topk(k, dim, largest=flag).values)
+    return make
+
+
+def pieces(which):
+    def make(draw, rng):
+        shape = draw(SHAPE_1D_UP)
+        dim = draw(st.integers(-len(shape), len(shape) - 1))
+        n = draw(st.integers(1, 4))
+
+        def ours(a):
+            parts = a.split(n, dim) if which == "split" else a.chunk(n, dim)
+            return ss.cat([p * (i + 1) for i, p in enumerate(parts)], dim)
+
+        def theirs(a):
+            parts = a.split(n, dim) if which == "split" else a.chunk(n, dim)
+            return torch.cat([p * (i + 1) for i, p in enumerate(parts)], dim)
+        return Case([normal(rng, shape)], ours, theirs)
+    return make
+
+
+def repeat(draw, rng):
+    shape = draw(SHAPE)
+    sizes = tuple(draw(st.integers(1, 3)) for _ in range(max(len(shape), 1) + draw(st.integers(0, 2))))
+    return Case([normal(rng, shape)], lambda a: a.repeat(*sizes), lambda a: a.repeat(*sizes))
+
+
+def minimum(draw, rng):
+    shapes = draw(PAIR).input_shapes
+    return Case([normal(rng, shapes[0]), normal(rng, shapes[1]) + 0.1], lambda x, y: x.min(y), lambda x, y: x.min(y))
+
+
+def clone(draw, rng):
+    return Case([normal(rng, draw(SHAPE))], lambda a: a.clone() * 3, lambda a: a.clone() * 3)
+
+
+def in_place(draw, rng):
+    """In-place arithmetic on a tensor in the graph is recorded (c += c·b; c *= 2; ...)."""
+    shapes = draw(PAIR).input_shapes
+    out_shape = np.broadcast_shapes(*shapes)
+
+    def run(a, b, lib):
+        c = a * 1.0 + lib.zeros(out_shape, dtype=a.dtype)
+        c += c + b
+        c *= b
+        c *= 2.0
+        c -= b
+        c /= 1.5
+        c.add_(b, alpha=0.5)
+        return c
+    return Case([normal(rng, shapes[0]), normal(rng, shapes[1])], lambda a, b: run(a, b, ss),
+                lambda a, b: run(a, b, torch))
 
 
 OPS: dict[str, Callable] = {
@@ -262,6 +438,23 @@ OPS: dict[str, Callable] = {
     "bce_with_logits": bce_with_logits,
     "mse_loss": mse,
     "mnist_loss": mnist_loss,
+    "expand": expand,
+    "gather": gather,
+    "setitem": setitem,
+    "cast": cast,
+    "clone": clone,
+    "clamp_tensor": clamp_tensor,
+    "pow_at_zero": pow_at_zero,
+    "masked_fill": masked_fill,
+    "std": std_var("std"),
+    "var": std_var("var"),
+    "sort": sort_topk("sort"),
+    "topk": sort_topk("topk"),
+    "split": pieces("split"),
+    "chunk": pieces("chunk"),
+    "repeat": repeat,
+    "minimum": minimum,
+    "in_place": in_place,
 }
 
 TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-9), np.float32: dict(rtol=2e-4, atol=2e-5)}
@@ -320,6 +513,75 @@ def test_every_op_in_ops_py_is_in_the_table():
                "Sum": "sum", "Mean": "mean", "Max": "max", "MaxDim": "max_dim", "Reshape": "reshape_view",
                "Permute": "permute", "Index": "index", "Cat": "cat", "Stack": "stack", "Softmax": "softmax",
                "LogSoftmax": "log_softmax", "Linear": "linear", "CrossEntropy": "cross_entropy",
-               "BinaryCrossEntropyWithLogits": "bce_with_logits"}
+               "BinaryCrossEntropyWithLogits": "bce_with_logits", "Expand": "expand", "Gather": "gather",
+               "SetItem": "setitem", "Cast": "cast", "Clone": "clone"}
     assert functions == set(covered)
     assert set(covered.values()) <= set(OPS)
+
+
+EMPTY_CASES = {
+    "add": (((0,), (2, 0)), lambda a, b: a + b),
+    "mul_broadcast": (((0, 3), (3,)), lambda a, b: a * b),
+    "div": (((2, 0), (1, 0)), lambda a, b: a / b),
+    "matmul_inner_empty": (((2, 0), (0, 3)), lambda a, b: a @ b),
+    "matmul_outer_empty": (((0, 4), (4, 3)), lambda a, b: a @ b),
+    "exp": (((0, 2),), lambda a: a.exp()),
+    "relu": (((3, 0),), lambda a: a.relu()),
+    "sum": (((0, 3),), lambda a: a.sum(0)),
+    "sum_all": (((2, 0),), lambda a: a.sum()),
+    "mean_rows": (((0, 3),), lambda a: a.mean(1)),
+    "mean_all": (((0,),), lambda a: a.mean()),
+    "var": (((0, 3),), lambda a: a.var(1)),
+    "softmax_empty_dim": (((3, 0),), lambda a: a.softmax(-1)),
+    "log_softmax": (((0, 4),), lambda a: a.log_softmax(1)),
+    "reshape": (((0, 3),), lambda a: a.reshape(3, 0)),
+    "permute": (((2, 0, 3),), lambda a: a.permute(2, 0, 1)),
+    "expand": (((1, 0),), lambda a: a.expand(4, 0)),
+    "cat": (((0, 2), (3, 2)), lambda a, b: _lib(a).cat([a, b])),
+    "stack": (((0,), (0,)), lambda a, b: _lib(a).stack([a, b], 1)),
+    "clamp": (((0, 2),), lambda a: a.clamp(-0.5, 0.5)),
+    "index": (((3, 2),), lambda a: a[3:]),
+    "sort": (((2, 0),), lambda a: a.sort(1).values),
+    "max_dim": (((0, 3),), lambda a: a.max(1).values),
+    "linear": (((0, 4), (2, 4)), lambda x, w: _F(x).linear(x, w)),
+    "setitem": (((3, 2), (0, 2)), lambda a, v: _set(a * 1.0, slice(3, None), v)),
+}
+
+
+def _lib(t):
+    return torch if isinstance(t, torch.Tensor) else ss
+
+
+def _F(t):
+    return torch.nn.functional if isinstance(t, torch.Tensor) else F
+
+
+def _set(y, index, value):
+    y[index] = value
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+def test_ops_on_empty_tensors_match_pytorch(name):
+    """Shapes with a zero in them: the same shapes, values (nan for an empty mean) and gradients as PyTorch."""
+    shapes, fn = EMPTY_CASES[name]
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours_in = [ss.tensor(a, requires_grad=True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours, theirs = fn(*ours_in), fn(*theirs_in)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy())
+    seed = rng.standard_normal(ours.shape)
+    ours.backward(ss.tensor(seed))
+    theirs.backward(torch.tensor(seed))
+    for mine, reference in zip(ours_in, theirs_in, strict=True):
+        expected = reference.grad.numpy() if reference.grad is not None else np.zeros(mine.shape)
+        np.testing.assert_allclose(mine.grad.data, expected)
+
+
+def test_max_of_an_empty_tensor_is_an_error_in_both():
+    with pytest.raises(RuntimeError):
+        torch.zeros(0).max()
+    with pytest.raises(RuntimeError, match="empty"):
+        ss.zeros(0).max()

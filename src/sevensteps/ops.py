@@ -13,6 +13,94 @@ from typing import Any
 from .autograd import Context, Function
 from .backend import xp
 
+# ---------------------------------------------------------------- dtype promotion, as PyTorch does it
+
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _category(dtype: Any) -> int:
+    return _KIND_ORDER.get(dtype.kind, 3)
+
+
+def promote_types(a: Any, b: Any) -> Any:
+    """The smallest dtype that holds both; an integer and a float give the float (int64 × float32 → float32)."""
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb and 2 in (ca, cb):
+        return a if ca == 2 else b
+    return xp.promote_types(a, b)
+
+
+def _weak_dtype(x: Any) -> Any:
+    """The dtype a Python (or NumPy) number stands for next to tensors: PyTorch's defaults."""
+    if isinstance(x, (bool, xp.bool_)):
+        return xp.dtype(bool)
+    if isinstance(x, (int, xp.integer)):
+        return xp.dtype(xp.int64)
+    if isinstance(x, (float, xp.floating)):
+        return xp.dtype(xp.float32)
+    raise TypeError(f"expected a tensor or a number, got {type(x).__name__}")
+
+
+def _combine(higher: Any, lower: Any) -> Any:
+    """PyTorch's rule between priority groups: a lower group only matters if it is of a higher category."""
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) == 2:
+        return higher
+    if higher.kind == "b" or _category(lower) == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands: Any) -> Any:
+    """PyTorch's result dtype: tensors with dimensions first, then 0-d tensors, then plain numbers.
+
+    A 0-d tensor or a number changes the dtype only if it is of a higher category (bool < integer <
+    float): float32 · (0-d float64) stays float32, int64 · 1.5 is float32, int64 · 2 stays int64.
+    """
+    dims = zero = wrapped = None
+    for x in operands:
+        if x is None:
+            continue
+        if isinstance(x, xp.ndarray):
+            if x.ndim:
+                dims = promote_types(dims, x.dtype)
+            else:
+                zero = promote_types(zero, x.dtype)
+        else:
+            wrapped = promote_types(wrapped, _weak_dtype(x))
+    return _combine(dims, _combine(zero, wrapped))
+
+
+def _as(x: Any, dtype: Any) -> Any:
+    if isinstance(x, xp.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    return xp.asarray(x, dtype=dtype)
+
+
+def promote(a: Any, b: Any) -> tuple[Any, Any]:
+    """Both operands as arrays of PyTorch's result dtype (a fast path for the common same-dtype case)."""
+    type_a, type_b = type(a), type(b)
+    if type_a is xp.ndarray:
+        if type_b is xp.ndarray:
+            if a.dtype == b.dtype:
+                return a, b
+        elif (type_b is float or type_b is int) and a.dtype.kind == "f":
+            return a, b  # NumPy keeps float32 next to a Python number, as PyTorch does
+    elif type_b is xp.ndarray and (type_a is float or type_a is int) and b.dtype.kind == "f":
+        return a, b
+    dtype = result_type(a, b)
+    return _as(a, dtype), _as(b, dtype)
+
+
+def floating(a: Any) -> Any:
+    """``a`` itself if it is floating point, else as float32 (PyTorch's default for exp, log, ... of integers)."""
+    return a if a.dtype.kind == "f" else a.astype(xp.float32)
+
 # ---------------------------------------------------------------- arithmetic
 
 
@@ -21,6 +109,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         return xp.add(a, b)
 
     @staticmethod
@@ -33,6 +123,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         return xp.subtract(a, b)
 
     @staticmethod
@@ -45,6 +137,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:  # (the hot path skips)
+            a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return xp.multiply(a, b)
 
@@ -55,34 +149,45 @@ class Mul(Function):
 
 
 class Div(Function):
-    """out = a / b;  ∂a = g / b,  ∂b = −g·a / b² = −g·out / b."""
+    """out = a / b;  ∂a = g / b,  ∂b = −g·a / b²."""
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
-        out = xp.true_divide(a, b)
-        ctx.save_for_backward(b, out)
-        return out
+        a, b = promote(a, b)
+        if type(a) is xp.ndarray and a.dtype.kind != "f":  # integer / integer is a float, as in PyTorch
+            a, b = floating(a), floating(b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return xp.true_divide(a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
-        b, out = ctx.saved_tensors
-        return (g / b if ctx.needs_input_grad[0] else None, -g * out / b if ctx.needs_input_grad[1] else None)
+        a, b = ctx.saved_tensors
+        return (g / b if ctx.needs_input_grad[0] else None, -g * a / (b * b) if ctx.needs_input_grad[1] else None)
 
 
 class Pow(Function):
-    """out = aᵇ;  ∂a = g·b·aᵇ⁻¹,  ∂b = g·out·ln a."""
+    """out = aᵇ;  ∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂b = g·out·ln a (0 where a = 0 and b ≥ 0).
+
+    The two exceptions are PyTorch's: a⁰ = 1 is flat in a even at a = 0 (where aᵇ⁻¹ is infinite), and
+    0ᵇ = 0 for every b > 0 (where ln a is −∞).
+    """
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        a, b = promote(a, b)
         out = xp.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)  # out only for ∂b, as PyTorch
         return out
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         a, b, out = ctx.saved_tensors
-        grad_a = g * b * xp.power(a, b - 1) if ctx.needs_input_grad[0] else None
-        grad_b = g * out * xp.log(a) if ctx.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                grad_a = xp.where(b == 0, 0, g * b * xp.power(a, b - 1)).astype(g.dtype, copy=False)
+            if ctx.needs_input_grad[1]:
+                grad_b = xp.where((a == 0) & (b >= 0), 0, g * out * xp.log(a)).astype(g.dtype, copy=False)
         return grad_a, grad_b
 
 
@@ -134,6 +239,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.exp(a)
         ctx.save_for_backward(out)
         return out
@@ -149,8 +256,10 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        a = floating(a)
         ctx.save_for_backward(a)
-        return xp.log(a)
+        with xp.errstate(divide="ignore", invalid="ignore"):  # log 0 = −inf and log(−1) = nan, quietly as PyTorch
+            return xp.log(a)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -163,6 +272,8 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.sqrt(a)
         ctx.save_for_backward(out)
         return out
@@ -198,7 +309,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
-        out = stable_sigmoid(a)
+        out = stable_sigmoid(a if a.dtype.kind == "f" else floating(a))
         ctx.save_for_backward(out)
         return out
 
@@ -213,6 +324,8 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any) -> Any:
+        if a.dtype.kind != "f":
+            a = floating(a)
         out = xp.tanh(a)
         ctx.save_for_backward(out)
         return out
@@ -244,6 +357,7 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
+        a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return xp.maximum(a, b)
 
@@ -256,23 +370,38 @@ class Maximum(Function):
 
 
 class Clamp(Function):
-    """out = min(max(a, low), high);  ∂a = g where low ≤ a ≤ high, else 0."""
+    """out = min(max(a, low), high), bounds numbers or tensors;
+    ∂a = g where low ≤ a ≤ high;  ∂low = g where a < low (and low < high);  ∂high = g where a > high (or
+    high < low, where the output is high). These are PyTorch's rules, ties included."""
 
     @staticmethod
-    def forward(ctx: Context, a: Any, low: float | None, high: float | None) -> Any:
-        ctx.save_for_backward(a)
-        ctx.low, ctx.high = low, high
-        return xp.clip(a, low, high)
+    def forward(ctx: Context, a: Any, low: Any, high: Any) -> Any:
+        dtype = result_type(a, low, high)
+        a = _as(a, dtype)
+        low = None if low is None else _as(low, dtype)
+        high = None if high is None else _as(high, dtype)
+        ctx.save_for_backward(a, low, high)
+        if low is None:
+            return xp.minimum(a, high)
+        out = xp.maximum(a, low)
+        return out if high is None else xp.minimum(out, high)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
-        (a,) = ctx.saved_tensors
-        inside = xp.ones(a.shape, dtype=bool)
-        if ctx.low is not None:
-            inside &= a >= ctx.low
-        if ctx.high is not None:
-            inside &= a <= ctx.high
-        return (xp.where(inside, g, 0), None, None)
+        a, low, high = ctx.saved_tensors
+        inside = True
+        if low is not None:
+            inside = inside & (a >= low)
+        if high is not None:
+            inside = inside & (a <= high)
+        grad_low = grad_high = None
+        if ctx.needs_input_grad[1]:
+            below = a < low if high is None else (a < low) & (low < high)
+            grad_low = xp.where(below, g, 0)
+        if ctx.needs_input_grad[2]:
+            above = a > high if low is None else (a > high) | (high < low)
+            grad_high = xp.where(above, g, 0)
+        return xp.where(inside, g, 0), grad_low, grad_high
 
 
 class Where(Function):
@@ -280,6 +409,8 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx: Context, cond: Any, a: Any, b: Any) -> Any:
+        if type(a) is not xp.ndarray or type(b) is not xp.ndarray or a.dtype is not b.dtype:
+            a, b = promote(a, b)
         ctx.save_for_backward(cond)
         return xp.where(cond, a, b)
 
@@ -293,14 +424,24 @@ class Where(Function):
 # ---------------------------------------------------------------- reductions
 
 
+def check_dim(dim: Any, ndim: int) -> int:
+    """``dim`` as an index in [0, ndim) (a 0-d tensor accepts 0 and −1), or PyTorch's IndexError."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, xp.integer)):
+        raise TypeError(f"dim must be an integer, not {type(dim).__name__} {dim!r}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-size}, {size - 1}], but got {dim})")
+    return int(dim) % size
+
+
 def _axes(dim: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % max(ndim, 1) for d in dims)) if ndim else ()
+    dims = (dim,) if isinstance(dim, (int, xp.integer)) else tuple(dim)
+    axes = [check_dim(d, ndim) for d in dims]
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dim {dim} names a dimension more than once")
+    return tuple(sorted(axes)) if ndim else ()
 
 
 def _expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdim: bool) -> Any:
@@ -329,6 +470,9 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: Any = None, keepdim: bool = False) -> Any:
+        if a.dtype.kind != "f":
+            raise RuntimeError(f"mean(): could not infer output dtype: the input must be floating point, not "
+                               f"{a.dtype}; use .float() first")
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, _axes(dim, a.ndim), keepdim
         ctx.count = 1
         for axis in ctx.axes:
@@ -363,7 +507,12 @@ class MaxDim(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: int, keepdim: bool = False) -> Any:
-        (axis,) = _axes(dim, a.ndim) or (0,)
+        axis = check_dim(dim, a.ndim)
+        if a.ndim == 0:  # the max of one number along its only "dimension" is itself
+            ctx.shape, ctx.axis, ctx.index, ctx.keepdim = (), None, None, keepdim
+            return a.copy()
+        if a.shape[axis] == 0:
+            raise IndexError(f"max(): cannot take the max along dim {dim} of size 0 (shape {a.shape})")
         index = xp.expand_dims(xp.argmax(a, axis=axis), axis)
         ctx.shape, ctx.axis, ctx.index, ctx.keepdim = a.shape, axis, index, keepdim
         out = xp.take_along_axis(a, index, axis=axis)
@@ -371,6 +520,8 @@ class MaxDim(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
+        if ctx.axis is None:
+            return (g,)
         grad = xp.zeros(ctx.shape, dtype=g.dtype)
         g = g if ctx.keepdim else xp.expand_dims(g, ctx.axis)
         xp.put_along_axis(grad, ctx.index, g, axis=ctx.axis)
@@ -382,6 +533,8 @@ class MaxDim(Function):
 
 class Reshape(Function):
     """out = a with a new shape, same elements in the same order;  ∂a = g reshaped back."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
@@ -399,11 +552,15 @@ class Reshape(Function):
 class Permute(Function):
     """out = a with its axes reordered;  ∂a = g with the inverse order."""
 
+    is_view = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, dims: tuple[int, ...]) -> Any:
-        if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+        if len(dims) != a.ndim:
+            raise RuntimeError(f"permute({dims}): the number of dims does not match the tensor's {a.ndim}")
+        ctx.dims = tuple(check_dim(d, a.ndim) for d in dims)
+        if sorted(ctx.dims) != list(range(a.ndim)):
             raise RuntimeError(f"permute({dims}) does not name each of the {a.ndim} dimensions once")
-        ctx.dims = tuple(d % a.ndim for d in dims)
         return xp.transpose(a, ctx.dims)
 
     @staticmethod
@@ -419,6 +576,8 @@ def _is_basic_index(index: Any) -> bool:
 
 class Index(Function):
     """out = a[index] (basic, integer-array or boolean);  ∂a = g added back at the selected places."""
+
+    is_view = True  # a basic index (ints, slices) gives a view; an array index a copy (then nothing is shared)
 
     @staticmethod
     def forward(ctx: Context, a: Any, index: Any) -> Any:
@@ -440,9 +599,16 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx: Context, *arrays: Any, dim: int = 0) -> Any:
-        ctx.dim = dim
+        if not arrays:
+            raise RuntimeError("cat() needs a non-empty list of tensors")
+        dim = ctx.dim = check_dim(dim, arrays[0].ndim)
+        dtype = result_type(*(a if a.ndim else a.reshape(1) for a in arrays))
         ctx.splits = xp.cumsum([a.shape[dim] for a in arrays])[:-1]
-        return xp.concatenate(arrays, axis=dim)
+        try:
+            return xp.concatenate([_as(a, dtype) for a in arrays], axis=dim)
+        except ValueError as error:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise RuntimeError(f"cat(dim={dim}): the tensors' shapes {shapes} differ outside dim {dim}") from error
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -454,12 +620,113 @@ class Stack(Function):
 
     @staticmethod
     def forward(ctx: Context, *arrays: Any, dim: int = 0) -> Any:
-        ctx.dim = dim
-        return xp.stack(arrays, axis=dim)
+        if not arrays:
+            raise RuntimeError("stack() needs a non-empty list of tensors")
+        ctx.dim = check_dim(dim, arrays[0].ndim + 1)
+        if any(a.shape != arrays[0].shape for a in arrays):
+            raise RuntimeError(f"stack() needs tensors of one shape, got {[a.shape for a in arrays]}")
+        dtype = result_type(*(a if a.ndim else a.reshape(1) for a in arrays))
+        return xp.stack([_as(a, dtype) for a in arrays], axis=ctx.dim)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         return tuple(xp.moveaxis(g, ctx.dim, 0))
+
+
+class Expand(Function):
+    """out = a broadcast to ``shape`` (a read-only view);  ∂a = g summed over the stretched axes."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
+        extra = len(shape) - a.ndim
+        if extra < 0:
+            raise RuntimeError(f"expand{tuple(shape)}: the shape has fewer dimensions than the tensor's {a.shape}")
+        target = tuple(a.shape[i - extra] if n == -1 and i >= extra else n for i, n in enumerate(shape))
+        try:
+            return xp.broadcast_to(a, target)
+        except ValueError as error:
+            raise RuntimeError(f"expand{tuple(shape)}: a tensor of shape {a.shape} can only stretch dimensions "
+                               "of size 1") from error
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple:
+        return g, None  # the engine's unbroadcast sums g back to a's shape
+
+
+class Gather(Function):
+    """out[i][j] = a[i][index[i][j]] along ``dim`` (shown for dim 1);  ∂a = g added back at the indices."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dim: int, index: Any) -> Any:
+        ctx.shape, ctx.dim, ctx.index = a.shape, check_dim(dim, a.ndim), index
+        if index.dtype.kind not in "iu":
+            raise RuntimeError(f"gather(): the index must be an integer tensor, not {index.dtype}")
+        if index.ndim != a.ndim:
+            raise RuntimeError(f"gather(): index has {index.ndim} dimensions but the input has {a.ndim}")
+        if a.ndim == 0:
+            return a.copy()
+        if any(i > n for d, (i, n) in enumerate(zip(index.shape, a.shape, strict=True)) if d != ctx.dim):
+            raise RuntimeError(f"gather(): index of shape {index.shape} is larger than the input {a.shape} "
+                               f"outside dim {ctx.dim}")
+        # only the part of ``a`` that the index covers outside ``dim`` takes part, as in PyTorch
+        part = tuple(slice(None) if d == ctx.dim else slice(0, n) for d, n in enumerate(index.shape))
+        return xp.take_along_axis(a[part], index, axis=ctx.dim)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple:
+        if not ctx.shape:
+            return g, None, None
+        grad = xp.zeros(ctx.shape, dtype=g.dtype)
+        axes = list(xp.ix_(*(xp.arange(n) for n in ctx.index.shape)))
+        axes[ctx.dim] = ctx.index
+        xp.add.at(grad, tuple(axes), g)  # an index may pick the same element twice: add, not assign
+        return grad, None, None
+
+
+class SetItem(Function):
+    """out = a with out[index] = value (``a[index] = value`` on a tensor in the graph);
+    ∂a = g with the overwritten places set to 0,  ∂value = g at those places."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, index: Any, value: Any) -> Any:
+        ctx.index = index
+        out = a.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple:
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            grad_a = g.copy()
+            grad_a[ctx.index] = 0
+        return grad_a, None, (g[ctx.index] if ctx.needs_input_grad[2] else None)
+
+
+class Clone(Function):
+    """out = a copy of a;  ∂a = g."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any) -> Any:
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple:
+        return (g,)
+
+
+class Cast(Function):
+    """out = a converted to another floating dtype;  ∂a = g converted back (the engine casts it)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, dtype: Any) -> Any:
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple:
+        return g, None
 
 
 # ---------------------------------------------------------------- softmax family
@@ -478,6 +745,8 @@ def _reduce(ufunc: Any, a: Any, axis: int) -> Any:
 
 def _log_softmax(a: Any, axis: int) -> Any:
     """log softmax = a − max − log Σ e^(a − max): subtracting the max keeps every exponent ≤ 0."""
+    if a.size == 0:
+        return a.copy()
     shifted = a - _reduce(xp.maximum, a, axis)
     return shifted - xp.log(_reduce(xp.add, xp.exp(shifted), axis))
 
@@ -487,8 +756,9 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: int) -> Any:
-        ctx.dim = dim
-        out = xp.exp(_log_softmax(a, dim))
+        a = floating(a)
+        ctx.dim = check_dim(dim, a.ndim) if a.ndim else -1
+        out = xp.exp(_log_softmax(a, ctx.dim))
         ctx.save_for_backward(out)
         return out
 
@@ -503,8 +773,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Any, dim: int) -> Any:
-        ctx.dim = dim
-        out = _log_softmax(a, dim)
+        a = floating(a)
+        ctx.dim = check_dim(dim, a.ndim) if a.ndim else -1
+        out = _log_softmax(a, ctx.dim)
         ctx.save_for_backward(out)
         return out
 
@@ -556,8 +827,8 @@ class CrossEntropy(Function):
         ctx.save_for_backward(log_probs, target)
         ctx.reduction = reduction
         losses = -log_probs[xp.arange(len(target)), target]
-        if reduction == "mean":
-            return losses.sum() / max(len(target), 1)
+        if reduction == "mean":  # an empty batch's mean is 0/0 = nan, as in PyTorch
+            return losses.sum() / len(target) if len(target) else xp.array(xp.nan, dtype=logits.dtype)
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
@@ -573,16 +844,29 @@ class CrossEntropy(Function):
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """out = −[t·log σ(x) + (1 − t)·log(1 − σ(x))] = max(x, 0) − x·t + log(1 + e^−|x|);  ∂x = g·(σ(x) − t)."""
+    """out = −[p·t·log σ(x) + (1 − t)·log(1 − σ(x))] = (1 − t)·x + (1 + (p − 1)·t)·softplus(−x), where
+    softplus(−x) = log(1 + e⁻ˣ) = max(−x, 0) + log(1 + e^−|x|) never overflows; p (``pos_weight``) is 1 unless given.
+    With l = 1 + (p − 1)·t:  ∂x = g·((1 − t) − l·σ(−x)),  ∂t = g·((p − 1)·softplus(−x) − x),  ∂p = g·t·softplus(−x).
+    (For p = 1: ∂x = g·(σ(x) − t).)"""
 
     @staticmethod
-    def forward(ctx: Context, x: Any, target: Any) -> Any:
-        ctx.save_for_backward(x, target)
-        return xp.maximum(x, 0) - x * target + xp.log1p(xp.exp(-xp.abs(x)))
+    def forward(ctx: Context, x: Any, target: Any, pos_weight: Any = None) -> Any:
+        softplus = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        ctx.save_for_backward(x, target, pos_weight)
+        if pos_weight is None:
+            return (1 - target) * x + softplus
+        return (1 - target) * x + (1 + (pos_weight - 1) * target) * softplus
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
-        x, target = ctx.saved_tensors
-        grad_x = g * (stable_sigmoid(x) - target) if ctx.needs_input_grad[0] else None
-        grad_t = -g * x if ctx.needs_input_grad[1] else None
-        return grad_x, grad_t
+        x, target, pos_weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad + (False,)
+        if pos_weight is None:
+            grad_x = g * (stable_sigmoid(x) - target) if needs[0] else None
+            return grad_x, (-g * x if needs[1] else None), None
+        softplus = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        weight = 1 + (pos_weight - 1) * target
+        grad_x = g * ((1 - target) - weight * stable_sigmoid(-x)) if needs[0] else None
+        grad_t = g * ((pos_weight - 1) * softplus - x) if needs[1] else None
+        grad_p = g * target * softplus if needs[2] else None
+        return grad_x, grad_t, grad_p

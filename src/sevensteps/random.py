@@ -36,6 +36,9 @@ class Generator:
     def uniform(self, low: float, high: float, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.bits.uniform(low, high, shape).astype(dtype, copy=False)
 
+    def integers(self, low: int, high: int, shape: tuple[int, ...]) -> Any:
+        return self.bits.integers(low, high, shape)
+
     def permutation(self, n: int) -> Any:
         return self.bits.permutation(n)
 

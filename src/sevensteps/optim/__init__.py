@@ -9,8 +9,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .backend import xp
-from .tensor import Tensor
+from ..backend import xp
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -25,11 +25,16 @@ class Optimizer:
             raise ValueError("the optimizer got an empty list of parameters")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.param_groups: list[dict[str, Any]] = []
+        seen: set[int] = set()
         for group in groups:
             group = {**defaults, **group, "params": list(group["params"])}
             for p in group["params"]:
-                if not p.requires_grad:
-                    raise ValueError("the optimizer was given a tensor that does not require grad")
+                # A frozen weight (requires_grad=False) is allowed, as in PyTorch: it has no .grad, so no step moves it.
+                if not isinstance(p, Tensor) or not p.is_leaf:
+                    raise ValueError("an optimizer can only optimize leaf tensors (weights), not results of ops")
+                if id(p) in seen:
+                    raise ValueError("a weight appears twice in the optimizer's parameters; pass it once")
+                seen.add(id(p))
             self.param_groups.append(group)
         self.state: dict[Tensor, dict[str, Any]] = {}
 
@@ -120,6 +125,7 @@ class SGD(Optimizer):
                         buf += (1 - group["dampening"]) * g
                     g = g + momentum * buf if group["nesterov"] else buf
                 p.data -= lr * g
+                p._version[0] += 1  # an in-place change: a graph that saved p before the step is now stale
 
 
 class Adam(Optimizer):
@@ -128,10 +134,13 @@ class Adam(Optimizer):
     ``weight_decay`` adds wd·w to g (L2, as ``torch.optim.Adam``).
     """
 
+    decoupled_weight_decay = False
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        if lr < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or eps < 0:
-            raise ValueError(f"Adam needs lr >= 0, betas in [0, 1) and eps >= 0, got {lr}, {betas}, {eps}")
+        if lr < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or eps < 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__} needs lr >= 0, betas in [0, 1), eps >= 0 and weight_decay >= 0, "
+                             f"got {lr}, {betas}, {eps}, {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     def step(self) -> None:
@@ -141,7 +150,9 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 g = p.grad.data
-                if group["weight_decay"]:
+                if group["weight_decay"] and self.decoupled_weight_decay:
+                    p.data *= 1 - group["lr"] * group["weight_decay"]
+                elif group["weight_decay"]:
                     g = g + group["weight_decay"] * p.data
                 state = self.state.setdefault(p, {})
                 if not state:
@@ -157,3 +168,20 @@ class Adam(Optimizer):
                 step_size = group["lr"] / (1 - beta1**t)
                 denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
                 p.data -= step_size * m / denom
+                p._version[0] += 1
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): w ← w·(1 − lr·wd) before the Adam step,
+    instead of adding wd·w to the gradient. The default weight_decay is 0.01, as in ``torch.optim.AdamW``."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+from . import lr_scheduler  # noqa: E402  (the schedulers use Optimizer, defined above)
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
