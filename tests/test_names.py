@@ -413,3 +413,16 @@ def test_pos_weight_gradient_matches_finite_differences():
     inputs = [ss.tensor(a, requires_grad=True) for a in (x, t, pos)]
     result = ss.gradcheck(lambda a, b, p: F.binary_cross_entropy_with_logits(a, b, pos_weight=p), inputs)
     assert result.max_abs_error < 1e-7, str(result)
+
+
+def test_star_import_keeps_python_builtins():
+    """The chapter's ``from fastai.vision.all import *`` becomes ``from sevensteps import *``; Python's own
+    all/any/max/min/sum/abs/int/float/bool must survive it, while ``sevensteps.max`` stays PyTorch's max."""
+    import builtins
+
+    namespace: dict = {}
+    exec("from sevensteps import *", namespace)
+    for name in ("all", "any", "max", "min", "sum", "abs", "int", "float", "bool"):
+        assert name not in namespace
+        assert hasattr(ss, name) and getattr(ss, name) is not getattr(builtins, name)
+    assert "tensor" in namespace and "Learner" in namespace

@@ -10,7 +10,16 @@ import builtins as _builtins
 from . import autograd, functional, nn, optim
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import xp as _xp
+
+# the open Learner and its data (issue #11)
+from .baseline import PixelSimilarity
+from .checkpoint import load_learner
+from .data import load_source, load_splits
+from .data.loader import DataLoader, DataLoaders, TensorDataset, first
 from .gradcheck import gradcheck
+from .learner import Learner
+from .metrics import accuracy
+from .optim import SGD, Adam
 from .random import Generator, manual_seed
 from .tensor import (
     Tensor,
@@ -215,14 +224,10 @@ __all__ = [
     "zeros", "zeros_like",
 ]
 
-# ---- the open Learner and its data (appended by the "learner" redesign, issue #11) ----
-from .baseline import PixelSimilarity
-from .checkpoint import load_learner
-from .data import load_source, load_splits
-from .data.loader import DataLoader, DataLoaders, TensorDataset, first
-from .learner import Learner
-from .metrics import accuracy
-from .optim import SGD, Adam
-
 __all__ += ["SGD", "Adam", "DataLoader", "DataLoaders", "Learner", "PixelSimilarity", "TensorDataset", "accuracy",
             "first", "load_learner", "load_source", "load_splits"]
+
+# ``from sevensteps import *`` must not replace Python's own all, any, max, min, sum, abs, int, float and bool: a
+# star-import in a notebook would break every later ``all(x > 0 for x in xs)``. They stay reachable as
+# ``sevensteps.max`` and so on, like ``torch.max``.
+__all__ = [name for name in __all__ if not hasattr(_builtins, name)]
