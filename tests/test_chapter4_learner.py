@@ -2,10 +2,8 @@
 """The fastai book's chapter 4 (data, SGD, Learner, simple_net, the quadratic "speed" fit) against sevensteps.
 
 The chapter's code is typed as the book has it; only its imports differ (``import sevensteps as torch``,
-``from sevensteps import *`` for fastai's names, ``L = list`` for fastcore's list). One line is adapted and
-says so: the engine does not yet take ``res.max(tensor(0.0))`` (max against a tensor), so ``simple_net``
-uses ``torch.maximum(res, tensor(0.0))``, the same function; and the Learner's training DataLoader is
-shuffled (see the comment there).
+``from sevensteps import *`` for fastai's names, ``L = list`` for fastcore's list). One thing differs and
+says so: the Learner's training DataLoader is shuffled (see the comment there).
 
 Training data: the 1,000 embedded sample 3s and 7s, written out as PNG files and read back with
 ``tensor(Image.open(o))`` as the chapter does; validation: the real MNIST test set's 3s and 7s (2,038).
@@ -221,7 +219,7 @@ def test_simple_net_as_a_function_and_as_sequential(chapter_data):
 
     def simple_net(xb):
         res = xb @ w1 + b1
-        res = torch.maximum(res, tensor(0.0))  # the book: res.max(tensor(0.0))
+        res = res.max(tensor(0.0))
         res = res @ w2 + b2
         return res
 
