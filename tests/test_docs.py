@@ -1,4 +1,4 @@
-"""The guide's Python blocks run, in order, in one namespace, so the documentation never rots."""
+"""The guide's and the README's Python blocks run, in order, in one namespace, so the documentation never rots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = {**{p.name: p for p in DOCS.glob("*.md")}, "README.md": ROOT / "README.md"}
 
 
 def python_blocks(path: Path) -> list[str]:
@@ -21,11 +23,11 @@ def test_the_guide_has_code_for_every_part():
     assert len(python_blocks(DOCS / "guide.md")) >= 8
 
 
-@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+@pytest.mark.parametrize("page", sorted(PAGES))
 def test_every_python_block_runs(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs.{page}"}
-    for number, block in enumerate(python_blocks(DOCS / page), start=1):
+    for number, block in enumerate(python_blocks(PAGES[page]), start=1):
         try:
             exec(compile(block, f"{page} block {number}", "exec"), namespace)
         except Exception as error:  # name the block that broke, with the error
