@@ -76,7 +76,8 @@ class Geometry:
             raise ValueError(f"{layer}: kernel {self.span[0]}×{self.span[1]} is larger than the padded input "
                              f"{self.height}×{self.width} (input {tuple(x_shape)}, padding {self.padding}); "
                              "the output would be empty")
-        self.out = ((self.height - self.span[0]) // self.stride[0] + 1, (self.width - self.span[1]) // self.stride[1] + 1)
+        self.out = ((self.height - self.span[0]) // self.stride[0] + 1,
+                    (self.width - self.span[1]) // self.stride[1] + 1)
 
     @property
     def padded(self) -> bool:
@@ -129,7 +130,7 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any, geometry: Geometry) -> Any:
-        n, c = x.shape[:2]
+        n = x.shape[0]
         o = weight.shape[0]
         oh, ow = geometry.out
         # (C, kh, kw, N, OH, OW): the row order matches weight.reshape(O, -1); one gather copies the windows.
@@ -153,7 +154,7 @@ class Conv2d(Function):
         grad_b = g2.sum(axis=1) if needs_b else None
         grad_x = None
         if needs_x:
-            n, _, h, w = ctx.x_shape
+            n = ctx.x_shape[0]
             oh, ow = geometry.out
             grad_cols = xp.matmul(weight.reshape(o, -1).T, g2).reshape(c, kh, kw, n, oh, ow)
             # accumulate in (C, N, H, W) order: each offset's slice of grad_cols is then one contiguous block
