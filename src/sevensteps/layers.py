@@ -59,7 +59,7 @@ class Conv2d(Module):
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
-            text += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            text += f", padding={self.padding}"  # PyTorch prints padding=same unquoted
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
         if self.bias is None:
@@ -136,11 +136,12 @@ class Dropout(Module):
         return conv.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace=False"
 
 
 class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d: learnable γ (weight, ones) and β (bias, zeros) per channel, and running
+    """Shared by BatchNorm1d/2d: learnable γ (weight, ones) and β (bias, zeros; ``bias=False`` drops it, as in
+    PyTorch 2.13) per channel, and running
     statistics (plain tensors, not parameters) used in ``eval()``.
 
     ``momentum`` weighs each new batch in the running averages (None: a plain cumulative average), exactly as
@@ -150,7 +151,7 @@ class _BatchNorm(Module):
     expected_ranks: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype: Any = None):
+                 track_running_stats: bool = True, dtype: Any = None, *, bias: bool = True):
         super().__init__()
         if num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be positive, not {num_features}")
@@ -158,7 +159,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine and bias else None
         if track_running_stats:
             self.running_mean: Tensor | None = Tensor(xp.zeros(num_features, dtype=dtype))
             self.running_var: Tensor | None = Tensor(xp.ones(num_features, dtype=dtype))
@@ -194,7 +195,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
