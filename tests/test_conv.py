@@ -73,6 +73,13 @@ def test_conv2d_matches_torch(case, seed):
         assert_close(bs.grad, bt.grad)
 
 
+def every_window_reaches_the_image(size: int, kernel: int, stride: int, padding: int, dilation: int) -> bool:
+    """False if some window (with dilation) reads only padding: PyTorch then routes its gradient arbitrarily."""
+    outputs = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    return all(any(padding <= i * stride + k * dilation < padding + size for k in range(kernel))
+               for i in range(outputs))
+
+
 @st.composite
 def pool_case(draw, dilation: bool = True):
     """A pooling window that fits, with padding at most half the kernel (PyTorch's rule)."""
@@ -82,7 +89,9 @@ def pool_case(draw, dilation: bool = True):
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
     dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
-    assume(all(d * (k - 1) + 1 <= size + 2 * p for k, d, size, p in zip(kernel, dil, (h, w), padding, strict=True)))
+    dims = list(zip((h, w), kernel, stride, padding, dil, strict=True))
+    assume(all(d * (k - 1) + 1 <= size + 2 * p for size, k, _, p, d in dims))
+    assume(all(every_window_reaches_the_image(*dim) for dim in dims))
     return (n, c, h, w), kernel, stride, padding, dil
 
 
@@ -314,7 +323,7 @@ def test_bad_input_is_one_clear_error_naming_the_layer_and_shapes(call, message)
 def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
     """The same cnn in PyTorch, with our weights copied in."""
     twin = torch.nn.Sequential(
-        torch.nn.Unflatten(1, (1, 28, 28)),
+        torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Identity(),
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5),
@@ -359,6 +368,23 @@ def test_cnn_is_seeded_and_its_dropout_follows_train_and_eval():
     assert set(layers.CNN_RECIPE) >= {"optimizer", "lr", "batch_size", "epochs"}
     with pytest.raises(ValueError, match="n_outputs"):
         layers.cnn(0)
+
+
+def test_random_shift_moves_each_image_by_a_seeded_whole_number_of_pixels_and_is_off_in_eval():
+    images = np.zeros((50, 1, 9, 9), np.float32)
+    images[:, 0, 4, 4] = 1  # one bright pixel in the middle of each image
+    shifted = layers.RandomShift(2, generator=ss.Generator(0))(ss.Tensor(images)).data
+    again = layers.RandomShift(2, generator=ss.Generator(0))(ss.Tensor(images)).data
+    np.testing.assert_array_equal(shifted, again)
+    assert shifted.shape == images.shape and shifted.sum() == 50  # the pixel moved, never lost
+    rows, columns = np.nonzero(shifted[:, 0].reshape(50, -1) == 1)[1] // 9, np.nonzero(shifted[:, 0])[2]
+    assert set(rows - 4) == set(columns - 4) == {-2, -1, 0, 1, 2}
+    layer = layers.RandomShift(2)
+    layer.eval()
+    x = ss.Tensor(images)
+    assert layer(x) is x
+    with pytest.raises(ValueError, match=r"RandomShift.*\(N, C, H, W\).*\(9, 9\)"):
+        layers.RandomShift(2)(ss.Tensor(images[0, 0]))
 
 
 def test_unflatten_like_torch():

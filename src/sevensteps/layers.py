@@ -250,6 +250,41 @@ class AsImages(Module):
         return "channels={}, height={}, width={}".format(*self.image_shape)
 
 
+class RandomShift(Module):
+    """While training, move each image by up to ``max_shift`` pixels in each direction (zeros fill the gap),
+    a different seeded shift per image; in ``eval()`` pass images through. The same augmentation as
+    torchvision's ``RandomCrop(size, padding=max_shift)``: a digit moved by a pixel or two is the same digit.
+    It changes the data, so it belongs first in a model and passes no gradient back to its input.
+    """
+
+    def __init__(self, max_shift: int = 2, generator: Generator | None = None):
+        super().__init__()
+        if max_shift < 0:
+            raise ValueError(f"RandomShift: max_shift must be >= 0, not {max_shift}")
+        self.max_shift, self.generator = max_shift, generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.max_shift == 0:
+            return x
+        if x.ndim != 4:
+            raise ValueError(f"{self!r}: expected images of shape (N, C, H, W), got {x.shape}")
+        return Tensor(random_shift(x.data, self.max_shift, get_generator(self.generator)))
+
+    def extra_repr(self) -> str:
+        return f"max_shift={self.max_shift}"
+
+
+def random_shift(images: Any, max_shift: int, generator: Generator) -> Any:
+    """(N, C, H, W) images, each moved by its own random (dy, dx) in [−max_shift, max_shift]², in one gather."""
+    n, _, h, w = images.shape
+    m = max_shift
+    offsets = generator.uniform(0, 2 * m + 1, (2, n), "float64").astype(xp.int64)  # uniform over 0 … 2m
+    padded = xp.pad(images, ((0, 0), (0, 0), (m, m), (m, m)))
+    rows = (xp.arange(h)[None, :] + offsets[0][:, None])[:, None, :, None]  # (N, 1, H, 1)
+    columns = (xp.arange(w)[None, :] + offsets[1][:, None])[:, None, None, :]  # (N, 1, 1, W)
+    return padded[xp.arange(n)[:, None, None, None], xp.arange(images.shape[1])[None, :, None, None], rows, columns]
+
+
 # ---------------------------------------------------------------- the built-in cnn model
 
 CNN_RECIPE: dict[str, Any] = {
@@ -257,21 +292,23 @@ CNN_RECIPE: dict[str, Any] = {
     "lr": 1e-3,
     "batch_size": 64,
     "epochs": 10,
-    "loss": "cross_entropy (bce_with_logits for one output)",
-    "augment": "random shifts of up to 2 pixels, seeded",
+    "loss": "cross_entropy",  # for more than two classes
+    "binary_loss": "bce",  # binary_cross_entropy_with_logits, for two classes (one output)
+    "augment": "RandomShift(2): each training image moved by up to 2 pixels, seeded; off in eval()",
 }
 
 
-def cnn(n_outputs: int, generator: Generator | None = None) -> Module:
-    """Two 3×3 convolution blocks with 2×2 max pooling, then a 128-unit classifier with dropout.
+def cnn(n_outputs: int, generator: Generator | None = None, max_shift: int = 2) -> Module:
+    """Random shifts of up to ``max_shift`` pixels while training, two 3×3 convolution blocks with 2×2 max
+    pooling, then a 128-unit classifier with dropout:
 
     (N, 1, 28, 28) → conv 32 → 26×26 → pool → 13×13 → conv 64 → 11×11 → pool → 5×5 → 1,600 → 128 → n_outputs.
-    Weights are drawn from ``generator`` in layer order; the dropout masks too.
+    Weights are drawn from ``generator`` in layer order; the shifts and dropout masks too, while training.
     """
     if n_outputs < 1:
         raise ValueError(f"cnn: n_outputs must be at least 1, not {n_outputs}")
     return Sequential(
-        AsImages(1, 28, 28),
+        AsImages(1, 28, 28), RandomShift(max_shift, generator=generator),
         Conv2d(1, 32, 3, generator=generator), ReLU(), MaxPool2d(2),
         Conv2d(32, 64, 3, generator=generator), ReLU(), MaxPool2d(2),
         Flatten(),
