@@ -392,3 +392,23 @@ def test_unflatten_like_torch():
     assert layers.Unflatten(1, (3, 4))(x).shape == tuple(torch.nn.Unflatten(1, (3, 4))(torch.randn(2, 12)).shape)
     with pytest.raises(ValueError, match=r"Unflatten.*12 values, expected 10"):
         layers.Unflatten(1, (2, 5))(x)
+
+
+def test_conv_figures_show_every_filter_and_the_feature_maps_of_one_digit():
+    from sevensteps import conv_plots, plots
+
+    model = layers.cnn(2, ss.Generator(0))
+    filters = conv_plots.conv_filters(model)
+    assert len([ax for ax in filters.axes if ax.images]) == 32  # one per kernel (and a colour bar)
+    first_kernel = filters.axes[0].images[0].get_array()
+    np.testing.assert_array_equal(first_kernel, model[2].weight.data[0, 0])
+    image = np.zeros((28, 28), np.float32)
+    image[5:23, 13:15] = 1  # a vertical stroke, like a 1
+    maps = conv_plots.feature_maps(model, image, max_maps=8)
+    assert len(maps.axes) == 1 + 8
+    expected = np.maximum(conv.conv2d(ss.Tensor(image.reshape(1, 1, 28, 28)), model[2].weight, model[2].bias).data, 0)
+    np.testing.assert_allclose(maps.axes[1].images[0].get_array(), expected[0, 0], rtol=1e-6)
+    assert model.training  # drawing evaluates the model but leaves it as it was
+    assert plots.png_bytes(maps).startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="no Conv2d"):
+        conv_plots.conv_filters(ss.nn.Sequential(ss.nn.Flatten()))
