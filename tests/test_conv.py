@@ -324,8 +324,8 @@ def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
     """The same cnn in PyTorch, with our weights copied in."""
     twin = torch.nn.Sequential(
         torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Identity(),
-        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(1, 32, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
         torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5),
         torch.nn.Linear(128, n_outputs))
     with torch.no_grad():
@@ -365,7 +365,10 @@ def test_cnn_is_seeded_and_its_dropout_follows_train_and_eval():
     assert not np.array_equal(first(x).data, first(x).data)  # training: a new mask every call
     first.eval()
     np.testing.assert_array_equal(first(x).data, first(x).data)
-    assert set(layers.CNN_RECIPE) >= {"optimizer", "lr", "batch_size", "epochs"}
+    assert set(layers.CNN_RECIPE) >= {"optimizer", "lr", "batch_size", "epochs", "schedule"}
+    lr = layers.CNN_RECIPE["lr"]
+    assert layers.cosine_lr(lr, 0, 100) == lr and layers.cosine_lr(lr, 50, 100) == pytest.approx(lr / 2)
+    assert layers.cosine_lr(lr, 100, 100) == pytest.approx(0)
     with pytest.raises(ValueError, match="n_outputs"):
         layers.cnn(0)
 
@@ -408,7 +411,7 @@ def test_conv_figures_show_every_filter_and_the_feature_maps_of_one_digit():
     assert len(maps.axes) == 1 + 8
     expected = np.maximum(conv.conv2d(ss.Tensor(image.reshape(1, 1, 28, 28)), model[2].weight, model[2].bias).data, 0)
     np.testing.assert_allclose(maps.axes[1].images[0].get_array(), expected[0, 0], rtol=1e-6)
-    assert model.training  # drawing evaluates the model but leaves it as it was
+    assert model.training  # drawing leaves the model as it was
     assert plots.png_bytes(maps).startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="no Conv2d"):
         conv_plots.conv_filters(ss.nn.Sequential(ss.nn.Flatten()))

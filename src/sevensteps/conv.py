@@ -123,22 +123,28 @@ def _batched(layer: str, x: Tensor, dims: int = 4) -> tuple[Tensor, bool]:
 class Conv2d(Function):
     """out[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, c] (cross-correlation, as in PyTorch), by im2col:
 
-    cols = the windows of x as a (C·kh·kw, N·OH·OW) matrix;  out₂ = W₂ @ cols + b,  W₂ = W as (O, C·kh·kw);
-    ∂W₂ = g₂ @ colsᵀ,  ∂b = Σ g₂ over pixels and images,  ∂cols = W₂ᵀ @ g₂,  ∂x = col2im(∂cols)
-    (each kernel offset's rows of ∂cols added back onto the input pixels that offset read).
+    cols = the windows of x as a (C·kh·kw, N·OH·OW) matrix, plus a row of ones when there is a bias;
+    out₂ = [W₂ b] @ cols,  W₂ = W as (O, C·kh·kw);  [∂W₂ ∂b] = g₂ @ colsᵀ,  ∂cols = W₂ᵀ @ g₂,
+    ∂x = col2im(∂cols): each kernel offset's rows of ∂cols added back onto the input pixels that offset read.
+
+    The bias is a weight on a constant input of 1, so one product gives the output with the bias added,
+    and one product gives ∂W and ∂b (the bias's gradient is the sum of g₂, a product with the row of ones).
     """
 
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any, geometry: Geometry) -> Any:
         n = x.shape[0]
-        o = weight.shape[0]
+        o, c, kh, kw = weight.shape
         oh, ow = geometry.out
-        # (C, kh, kw, N, OH, OW): the row order matches weight.reshape(O, -1); one gather copies the windows.
-        cols = geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 0, 2, 3).reshape(-1, n * oh * ow)
-        w2 = weight.reshape(o, -1)
-        out = xp.matmul(w2, cols)
+        k = c * kh * kw
+        cols = xp.empty((k + (bias is not None), n * oh * ow), dtype=xp.result_type(x, weight))
+        # rows in (C, kh, kw) order to match weight.reshape(O, -1); one gather copies the windows in
+        xp.copyto(cols[:k].reshape(c, kh, kw, n, oh, ow), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 0, 2, 3))
+        w2 = weight.reshape(o, k)
         if bias is not None:
-            out += bias[:, None]
+            cols[k] = 1
+            w2 = xp.concatenate([w2, bias[:, None]], axis=1)
+        out = xp.matmul(w2, cols)
         ctx.save_for_backward(cols, weight)
         ctx.geometry, ctx.x_shape = geometry, x.shape
         # Shape (N, O, OH, OW), kept in the (O, N, OH, OW) memory order the product made: no transposing copy.
@@ -152,15 +158,18 @@ class Conv2d(Function):
         geometry = ctx.geometry
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         o, c, kh, kw = weight.shape
+        k = c * kh * kw
         g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N·OH·OW): a view when g is in channel-major order
-        # (cols @ g₂ᵀ)ᵀ rather than g₂ @ colsᵀ: the same numbers, in the layout OpenBLAS multiplies fastest here
-        grad_w = xp.matmul(cols, g2.T).T.reshape(weight.shape) if needs_w else None
-        grad_b = g2.sum(axis=1) if needs_b else None
-        grad_x = None
+        grad_w = grad_b = grad_x = None
+        if needs_w or needs_b:
+            # (cols @ g₂ᵀ)ᵀ rather than g₂ @ colsᵀ: the same numbers, in the layout OpenBLAS multiplies fastest
+            grad_wb = xp.matmul(cols, g2.T)
+            grad_w = grad_wb[:k].T.reshape(weight.shape) if needs_w else None
+            grad_b = grad_wb[k] if needs_b else None
         if needs_x:
             n = ctx.x_shape[0]
             oh, ow = geometry.out
-            grad_cols = xp.matmul(weight.reshape(o, -1).T, g2).reshape(c, kh, kw, n, oh, ow)
+            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, n, oh, ow)
             # accumulate in (C, N, H, W) order: each offset's slice of grad_cols is then one contiguous block
             grad_padded = xp.zeros((c, n, geometry.height, geometry.width), dtype=g.dtype)
             for p, q, (rows, columns) in geometry.offsets():
@@ -216,15 +225,23 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         padded, out = ctx.saved_tensors
-        geometry = ctx.geometry
+        offsets = ctx.geometry.offsets()
         grad = xp.zeros_like(padded, dtype=g.dtype)
-        unclaimed = xp.ones_like(out, dtype=bool)  # windows whose winner is not yet found
-        for _, _, slices in geometry.offsets():
-            wins = padded[(..., *slices)] == out
+        wins = xp.empty_like(out, dtype=bool)
+        unclaimed = xp.ones_like(out, dtype=bool)  # windows whose (first) winner is not found yet
+        # windows that do not overlap write each input pixel once: g·wins goes straight in, no addition
+        overlap = any(s < (k - 1) * d + 1 for s, k, d in zip(ctx.geometry.stride, ctx.geometry.kernel,
+                                                              ctx.geometry.dilation, strict=True))
+        for index, (_, _, slices) in enumerate(offsets):
+            xp.equal(padded[(..., *slices)], out, out=wins)
             wins &= unclaimed
-            unclaimed ^= wins
-            grad[(..., *slices)] += g * wins
-        return geometry.unpad(grad), None
+            if index < len(offsets) - 1:
+                unclaimed ^= wins
+            if overlap:
+                grad[(..., *slices)] += g * wins
+            else:
+                xp.multiply(g, wins, out=grad[(..., *slices)])
+        return ctx.geometry.unpad(grad), None
 
 
 class AvgPool2d(Function):

@@ -55,20 +55,12 @@ def conv_filters(model: nn.Module, max_filters: int = 32) -> Figure:
 
 
 def feature_maps(model: nn.Module, image: Any, max_maps: int = 16, title: str = "") -> Figure:
-    """One digit and what the first convolution makes of it: each filter's output after the layer that
-    follows it (the ReLU in the built-in ``cnn``), a map of where that filter found its pattern."""
-    position, layer = first_conv(model)
-    children = [model] if isinstance(model, Conv2d) else list(model.children())
+    """One image and what the first convolution makes of it: each filter's output through a ReLU, a map of
+    where (and how strongly) that filter found its pattern."""
+    _, layer = first_conv(model)
     with no_grad():
-        was_training = model.training
-        model.eval()
         x = Tensor(xp.asarray(image, dtype=layer.weight.dtype).reshape(1, 1, 28, 28))
-        for child in children[position:]:  # the first conv, then an activation if one follows
-            x = child(x)
-            if child is not layer:
-                break
-        model.train(was_training)
-    maps = x.data[0, :max_maps]
+        maps = layer(x).relu().data[0, :max_maps]
     rows, columns = _grid(len(maps) + 1)
     fig = Figure(figsize=(1.4 * columns, 1.5 * rows + 0.6))
     ax = fig.add_subplot(rows, columns, 1)
