@@ -286,7 +286,11 @@ def main() -> None:
     parser.add_argument("what", choices=["accuracy", "speed", "memory", "_one_epoch"])
     parser.add_argument("--tasks", default="37,digits,fashion")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's (fashion: 5)")
-    parser.add_argument("--batch-sizes", default="64,256")
+    parser.add_argument("--batch-sizes", default="64,256", help="speed: the batch sizes; accuracy: the first one, "
+                        "if given (default: the recipe's)")
+    parser.add_argument("--lr", type=float, default=None, help="accuracy: default the recipe's")
+    parser.add_argument("--shift", type=int, default=None, help="accuracy: largest shift (default 2; fashion 0)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch's threads (set OPENBLAS_NUM_THREADS to match)")
@@ -303,10 +307,11 @@ def main() -> None:
     print(machine(), "| torch threads:", torch.get_num_threads(), flush=True)
     if args.what == "accuracy":
         for task in args.tasks.split(","):
-            epochs = args.epochs or (5 if task == "fashion" else recipe["epochs"])
-            shift = 0 if task == "fashion" else 2  # clothes are centred and fill the frame; digits wander
+            epochs = args.epochs or (5 if task == "fashion" else recipe["epochs"])  # fashion: the 5
+            shift = args.shift if args.shift is not None else 0 if task == "fashion" else 2  # clothes are centred
             engines = ["sevensteps", "pytorch"] if args.pytorch and task != "fashion" else ["sevensteps"]
-            rows += accuracy(task, epochs, recipe["batch_size"], recipe["lr"], shift, engines)
+            batch_size = batch_sizes[0] if "--batch-sizes" in sys.argv else recipe["batch_size"]
+            rows += accuracy(task, epochs, batch_size, args.lr or recipe["lr"], shift, engines, args.seed)
     elif args.what == "speed":
         rows += speed(batch_sizes, args.images, args.repeats)
     else:
