@@ -196,6 +196,9 @@ def test_resume_after_a_killed_client_finishes_the_rest_without_redoing_finished
     finally:  # the client, its cluster and its workers: the whole session, as a killed terminal would
         os.killpg(client.pid, signal.SIGKILL)
         client.wait(timeout=30)
+    # A worker may have finished another run between the last look and the kill: count again once all is dead.
+    time.sleep(1.0)
+    finished = {p.parent: p.stat().st_mtime_ns for p in tmp_path.glob("sweeps/*/runs/*/summary.json")}
     assert 1 <= len(finished) < 6, "the sweep should have been killed part-way"
     (sweep_dir,) = tmp_path.glob("sweeps/*")
     models = {run_dir: (run_dir / MODEL).stat().st_mtime_ns for run_dir in finished}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from . import ops
 from .backend import xp
-from .random import Generator, get_generator
 from .tensor import Tensor, tensor, where
 
 
@@ -226,18 +225,6 @@ def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...], weight: T
     return out
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Tensor:
-    """While training: each element zeroed with probability p, the rest scaled by 1/(1 − p)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0.0
-    keep = get_generator(generator).uniform(0.0, 1.0, input.shape, xp.float64) >= p
-    return input * Tensor((keep / (1 - p)).astype(input.dtype))
-
-
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean of (x − t)²."""
     diff = input - _as_target(target, input)
@@ -253,3 +240,10 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "l1_loss",
     "layer_norm", "linear", "log_softmax", "mnist_loss", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
 ]
+
+
+# Convolution, pooling, dropout and batch norm: their ops live in conv.py (imported last: conv.py builds on
+# the tensor and op machinery above).
+from .conv import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, dropout, max_pool2d  # noqa: E402
+
+__all__ += ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "max_pool2d"]

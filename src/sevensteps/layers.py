@@ -1,4 +1,4 @@
-"""Layers for images: Conv2d, pooling, Dropout, BatchNorm (``torch.nn``'s names), and the built-in ``cnn`` model.
+"""Layers for images: Conv2d, pooling, BatchNorm (``torch.nn``'s names), and the built-in ``cnn`` model.
 
 The math lives in :mod:`sevensteps.conv`; these Modules own the weights (PyTorch's initialisation), the
 train/eval switch, and a repr that names them in error messages as PyTorch prints them.
@@ -11,7 +11,7 @@ from typing import Any
 
 from . import conv
 from .backend import xp
-from .nn import Flatten, Linear, Module, Parameter, ReLU, Sequential
+from .nn import Dropout, Flatten, Linear, Module, Parameter, ReLU, Sequential
 from .random import Generator, get_generator
 from .tensor import Tensor
 
@@ -122,24 +122,6 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={_show(self.output_size)}"
 
 
-class Dropout(Module):
-    """While training, zero each value with probability ``p`` and scale the rest by 1/(1 − p); in ``eval()``
-    pass values through unchanged. The mask is drawn from ``generator`` (the default one if None)."""
-
-    def __init__(self, p: float = 0.5, generator: Generator | None = None):
-        super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability p must be between 0 and 1, not {p}")
-        self.p = p
-        self.generator = generator
-
-    def forward(self, x: Tensor) -> Tensor:
-        return conv.dropout(x, self.p, self.training, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace=False"
-
-
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: learnable γ (weight, ones) and β (bias, zeros; ``bias=False`` drops it, as in
     PyTorch 2.13) per channel, and running
@@ -161,12 +143,14 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(xp.zeros(num_features, dtype=dtype)) if affine and bias else None
+        # buffers: saved in state_dict (a trained model keeps its statistics), never trained
         if track_running_stats:
-            self.running_mean: Tensor | None = Tensor(xp.zeros(num_features, dtype=dtype))
-            self.running_var: Tensor | None = Tensor(xp.ones(num_features, dtype=dtype))
+            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
             self.num_batches_tracked = 0
         else:
-            self.running_mean = self.running_var = None
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
             self.num_batches_tracked = None
 
     def reset_running_stats(self) -> None:

@@ -627,3 +627,17 @@ __all__ = [
     "IncompatibleKeys", "L1Loss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
     "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
 ]
+
+
+# Layers for images build on Module above; they live in layers.py, under torch.nn's names.
+from ..layers import (  # noqa: E402, F401
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    MaxPool2d,
+    RandomShift,
+    Unflatten,
+)
+from . import functional  # noqa: E402, F401  (sevensteps.nn.functional, as torch.nn.functional)
