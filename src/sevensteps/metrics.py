@@ -35,15 +35,20 @@ def accuracy(preds: Tensor, targets: Tensor) -> float:
     return float((predicted == wanted).mean()) if len(wanted) else float("nan")
 
 
-def probabilities(model: Any, images: Any, n_classes: int) -> Any:
+def probabilities(model: Any, images: Any, n_classes: int, chunk: int = 1000) -> Any:
     """Class probabilities (N, classes), in the order of the classes: σ(score) and 1 − σ(score) for two
-    classes ("is it the first?"), softmax of the outputs for more."""
+    classes ("is it the first?"), softmax of the outputs for more. Images go through ``chunk`` at a time, so a
+    convolutional model's intermediate maps stay small."""
+    parts = []
     with no_grad():
-        out = model(Tensor(images))
-        if n_classes == 2:
-            p = out.reshape(-1).sigmoid().data
-            return xp.stack([p, 1 - p], axis=-1)
-        return out.softmax(-1).data
+        for start in range(0, max(len(images), 1), chunk):
+            out = model(Tensor(images[start:start + chunk]))
+            if n_classes == 2:
+                p = out.reshape(-1).sigmoid().data
+                parts.append(xp.stack([p, 1 - p], axis=-1))
+            else:
+                parts.append(out.softmax(-1).data)
+    return xp.concatenate(parts)
 
 
 def class_index(labels: Any, classes: list[int]) -> Any:

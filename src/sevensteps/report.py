@@ -203,6 +203,13 @@ def tell(run_dir: Path, splits: Any = None) -> tuple[Story, dict[str, Any]]:
 # ---------------------------------------------------------------- pictures
 
 
+def _enlarged(kernel: Any, size: int = 28) -> Any:
+    """A small kernel (3×3, say) as a size×size picture, each weight a square block (nearest neighbour)."""
+    rows = xp.arange(size) * kernel.shape[0] // size
+    columns = xp.arange(size) * kernel.shape[1] // size
+    return kernel[rows[:, None], columns[None, :]]
+
+
 def draw_pictures(story: Story, arrays: dict[str, Any], out: Path) -> dict[str, Path]:
     """The digit-sized figures, with Pillow."""
     from .pictures import Tile, grid, save_png
@@ -210,7 +217,10 @@ def draw_pictures(story: Story, arrays: dict[str, Any], out: Path) -> dict[str, 
     first, second = (story.names + ["", ""])[:2]
     paths: dict[str, Path] = {}
     snaps = story.snapshots
-    layer = arrays["first_layer"].reshape(-1, 784)
+    layer = arrays["first_layer"]
+    per_pixel = layer.ndim == 2 and layer.shape[-1] == 784  # linear, mlp: one weight per pixel and unit
+    if not per_pixel:  # a convolution's first layer: its filters, enlarged, instead of pixel maps
+        snaps = {}
     if 0 in snaps:
         start = xp.asarray(snaps[0]).reshape(-1, 784)[:10]
         limit = float(xp.abs(start).max()) or 1.0
@@ -240,7 +250,13 @@ def draw_pictures(story: Story, arrays: dict[str, Any], out: Path) -> dict[str, 
         tiles.append(Tile(difference, f"{first} minus {second}", float(xp.abs(difference).max()) or 1.0))
     paths["ideal_digits"] = save_png(grid(tiles, min(len(tiles), 5), "Pixel similarity: the average training "
                                           "image of each class", scale=4), out / "ideal_digits.png")
-    if story.model_kind == "linear":
+    if not per_pixel:
+        kernels = layer.reshape(layer.shape[0], -1, *layer.shape[-2:])[:, 0]  # each filter's first channel
+        limit = float(xp.abs(kernels).max()) or 1.0
+        tiles = [Tile(_enlarged(k), f"filter {i}", limit) for i, k in enumerate(kernels[:32])]
+        paths["weights"] = save_png(grid(tiles, 8, "The first convolution's filters (red: bright ink counts "
+                                         "for, blue: against)", scale=2), out / "weights.png")
+    elif story.model_kind == "linear":
         limit = float(xp.abs(layer).max()) or 1.0
         text = ([f"red: {first}, blue: {second}"] if story.binary
                 else [f"weights for {name}" for name in story.names])
