@@ -81,7 +81,7 @@ def compare(splits, settings: Settings, epochs: int, repeats: int) -> Row:
     times = alternate({"sevensteps": ours, "pytorch": theirs}, repeats)
     ratio = median(times["sevensteps"]) / median(times["pytorch"])
     recipe = f"lr {settings.lr:g}, batch {settings.batch_size}, {epochs} epochs"
-    return Row("1. seed", f"3 vs 7, {settings.model} ({recipe}), 1,000 sample digits, 2,038 test digits: "
+    return Row("1. chapter", f"3 vs 7, {settings.model} ({recipe}), 1,000 sample digits, 2,038 test digits: "
                "training time sevensteps / PyTorch",
                f"{ratio:.2f} ({median(times['sevensteps']):.3f}s vs {median(times['pytorch']):.3f}s; "
                f"accuracy {accuracy['sevensteps']:.2%} vs {accuracy['pytorch']:.2%})", "<= 0.8", ratio <= 0.8)
@@ -89,7 +89,7 @@ def compare(splits, settings: Settings, epochs: int, repeats: int) -> Row:
 
 def run(repeats: int = 5) -> list[Row]:
     if not (MNIST_TEST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
-        return [Row("1. seed", "3 vs 7 on the real MNIST test set", f"skipped: {MNIST_TEST_DIR} is absent")]
+        return [Row("1. chapter", "3 vs 7 on the real MNIST test set", f"skipped: {MNIST_TEST_DIR} is absent")]
     splits = load_splits("sample", valid=MNIST_TEST_DIR, log=lambda m: None)
     return [compare(splits, Settings("linear", lr=1.0, batch_size=256), 20, repeats),
             compare(splits, Settings("mlp", lr=0.5, batch_size=64), 40, repeats)]

@@ -27,6 +27,10 @@ from common import ROOT, machine
 
 from sevensteps.files import atomic_write_text
 
+# Everything in BENCHMARKS.md from this line on (the write-ups of measurements made by the other bench scripts:
+# peers.py, scaling.py, conv.py, lab.py, sweep.py) is kept when the suite rewrites the table above it.
+KEEP = "<!-- kept by bench/suite.py: the write-ups below -->"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,7 +39,7 @@ def main() -> None:
     parser.add_argument("--no-install", action="store_true", help="skip the (slow) fresh-venv install benchmark")
     args = parser.parse_args()
     rows = []
-    benches = [("seed", lambda: seed.run(args.repeats)), ("scale", lambda: engine.run(args.repeats)),
+    benches = [("chapter", lambda: seed.run(args.repeats)), ("scale", lambda: engine.run(args.repeats)),
                ("gradients", gradients.run), ("data", data_bench.run), ("start-up", startup.run),
                ("memory", memory.run), ("main job", lambda: mainjob.run(max(args.repeats, 9)))]
     if not args.no_install:
@@ -75,7 +79,10 @@ def main() -> None:
         "with `git archive`.",
         "",
     ]
-    atomic_write_text(Path(args.out), "\n".join(lines))
+    out = Path(args.out)
+    old = out.read_text() if out.is_file() else ""
+    kept = old[old.index(KEEP):] if KEEP in old else KEEP + "\n"  # the measured write-ups below the table stay
+    atomic_write_text(out, "\n".join(lines) + "\n" + kept)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
