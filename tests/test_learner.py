@@ -412,3 +412,25 @@ def test_a_background_thread_can_drive_the_learner_step_by_step():
     gate.go.set()
     worker.join(timeout=30)
     assert results[0].interrupted and results[0].stopped.message == "stop button" and learn.epoch == 0
+
+
+def test_each_epoch_records_the_mean_gradient_norm(splits):
+    """Step 4's size per epoch (for the report), equal to the mean of ‖∇‖ measured independently per batch."""
+
+    class Norms:
+        def before_epoch(self, learn):
+            self.norms = []
+
+        def after_gradient(self, learn):
+            self.norms.append(np.sqrt(sum((p.grad.data.astype(np.float64) ** 2).sum() for p in learn.params)))
+
+        def after_epoch(self, learn):
+            self.mean = float(np.mean(self.norms))
+
+    norms = Norms()
+    learner = make(splits, epochs=2, cbs=[norms])
+    learner.fit()
+    rows = [e.to_dict() for e in learner.history]
+    assert all(row["grad_norm"] > 0 for row in rows)
+    assert rows[-1]["grad_norm"] == pytest.approx(norms.mean, rel=1e-9)
+    assert rows[0]["grad_norm"] != rows[1]["grad_norm"]

@@ -71,6 +71,23 @@ class NonFiniteGuard:
                           f"{learn.lr_hint.format(lr=learn.lr / 10)}")
 
 
+class GradientNorm:
+    """Step 4's size: ‖∇‖ = √(Σ g²) over every weight, after each backward pass, averaged over the epoch's batches
+    into its history row (``grad_norm``), for the report's gradient step."""
+
+    def before_epoch(self, learn: Any) -> None:
+        self.total, self.count = 0.0, 0
+
+    def after_gradient(self, learn: Any) -> None:
+        squares = sum(float((p.grad.data.astype(float) ** 2).sum()) for p in learn.params if p.grad is not None)
+        self.total += math.sqrt(squares)
+        self.count += 1
+
+    def after_epoch(self, learn: Any) -> None:
+        if self.count and learn.history and learn.history[-1].epoch == learn.epoch:
+            learn.history[-1].grad_norm = self.total / self.count
+
+
 class Recorder:
     """fastai's recorder: ``values`` ([train_loss, valid_loss, *metrics] per epoch) and ``losses`` (per batch)."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import serialize
 from .backend import xp
+from .callbacks import GradientNorm
 from .data.loader import DataLoaders
 from .learner import Learner
 from .metrics import accuracy
@@ -50,7 +51,8 @@ def digit_learner(splits: Any, settings: Settings | None = None, rules: Rules | 
     dls = DataLoaders.from_arrays(splits.train.images.reshape(-1, INPUT_SIZE), targets(splits, splits.train),
                                   splits.valid.images.reshape(-1, INPUT_SIZE), targets(splits, splits.valid),
                                   batch_size=settings.batch_size, generator=generator)
-    learn = Learner(dls, model, loss_function(loss_name), opt_func, settings.lr, metrics=[accuracy], cbs=cbs,
+    learn = Learner(dls, model, loss_function(loss_name), opt_func, settings.lr, metrics=[accuracy],
+                    cbs=[GradientNorm(), *cbs],
                     stop_rules=stop_rules(rules or Rules()), quiet=quiet)
     learn.loss_name, learn.settings, learn.classes = loss_name, settings, list(splits.classes)
     learn.class_names = splits.class_names()

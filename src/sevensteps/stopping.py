@@ -34,6 +34,7 @@ class Epoch:
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     partial: bool = False
+    grad_norm: float | None = None  # mean over the epoch's batches of ‖∇‖, when a GradientNorm callback measured it
 
     @property
     def valid_accuracy(self) -> float:
@@ -47,7 +48,8 @@ class Epoch:
 
         return {"epoch": self.epoch, "train_loss": number(self.train_loss), "valid_loss": number(self.valid_loss),
                 **{f"valid_{k}": number(v) for k, v in self.metrics.items()},
-                "seconds": self.seconds, "partial": self.partial}
+                "seconds": self.seconds, "partial": self.partial,
+                **({} if self.grad_norm is None else {"grad_norm": number(self.grad_norm)})}
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Epoch:
@@ -55,8 +57,10 @@ class Epoch:
             return math.nan if x is None else float(x)
 
         metrics = {k[6:]: number(v) for k, v in row.items() if k.startswith("valid_") and k != "valid_loss"}
+        grad_norm = row.get("grad_norm")
         return cls(int(row["epoch"]), number(row["train_loss"]), number(row["valid_loss"]), metrics,
-                   float(row["seconds"]), bool(row.get("partial", False)))
+                   float(row["seconds"]), bool(row.get("partial", False)),
+                   None if grad_norm is None else float(grad_norm))
 
 
 @dataclass
