@@ -37,7 +37,7 @@ def runs(tmp_path_factory):
 
 
 PICTURES = {"init", "predict", "snapshots", "ideal_digits", "weights", "mistakes"}  # PNG, drawn with Pillow
-CHARTS = {"loss", "gradcheck", "step", "stop"}  # SVG
+CHARTS = {"loss", "gradcheck", "gradient", "step", "stop"}  # SVG
 ALL_FIGURES = PICTURES | CHARTS
 
 
@@ -195,7 +195,7 @@ def test_the_steps_tell_this_runs_numbers(runs):
     assert "1,000 training images in batches of 256: 4 batches per epoch × 3 epochs = 12 steps" in page
     assert "The one that fired: <strong>reached 3 epochs</strong>" in page
     assert "with lr 1 (sgd)" in page and "785 numbers (weights and biases), drawn at random from seed 42" in page
-    assert "did not record the gradient" in page  # this Learner records no gradient size per epoch
+    assert f"Its size went from {history[0]['grad_norm']:.4f} in epoch 1" in page  # recorded by the Learner
 
 
 def test_report_uses_recorded_gradient_sizes_and_rebuilds_old_runs(runs, tmp_path):
@@ -214,8 +214,14 @@ def test_report_uses_recorded_gradient_sizes_and_rebuilds_old_runs(runs, tmp_pat
     (run_dir / "snapshots.safetensors").unlink()  # a run from before weight snapshots were kept
     page = build_report(run_dir).read_text()
     figures = {p.stem for p in (run_dir / "figures").iterdir()}
-    assert figures == ALL_FIGURES - {"init", "step", "snapshots"} | {"gradient"}
+    assert figures == ALL_FIGURES - {"init", "step", "snapshots"}
     assert "1. init" in page and "7. stop" in page
+    for epoch in summary["history"]:  # a run from before gradient sizes were recorded
+        del epoch["grad_norm"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    page = build_report(run_dir).read_text()
+    assert "did not record the gradient" in page
+    assert "gradient" not in {p.stem for p in (run_dir / "figures").iterdir()}
 
 
 def overlaps(boxes) -> bool:

@@ -84,7 +84,7 @@ def client():
     (["--lr", "0.1,abc"], "'abc' is not a positive number"),
     (["--lr", ""], "--lr '': an empty value"),
     (["--batch-size", "64,"], "--batch-size '64,': an empty value"),
-    (["--model", "linear,cnn"], "'cnn' is not a model name"),
+    (["--model", "linear,resnet"], "'resnet' is not a model name"),
     (["--hidden", "10,20"], "--hidden applies to the mlp model"),
     (["--lr", ",".join(str(i + 1) for i in range(100)), "--batch-size", ",".join(str(i + 1) for i in range(100))],
      "10,000 runs"),

@@ -75,6 +75,9 @@ class GradientNorm:
     """Step 4's size: ‖∇‖ = √(Σ g²) over every weight, after each backward pass, averaged over the epoch's batches
     into its history row (``grad_norm``), for the report's gradient step."""
 
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
     def before_epoch(self, learn: Any) -> None:
         self.total, self.count = 0.0, 0
 

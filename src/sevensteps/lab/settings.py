@@ -14,6 +14,10 @@ class LabError(ValueError):
     """A request the lab cannot follow; the message says what is wrong and what would be right."""
 
 
+# The models whose first layer has one weight per pixel: the page draws those weights as a 28×28 image.
+LAB_MODELS = ("linear", "mlp")
+
+
 @dataclass
 class LabSettings:
     """Everything the page can set; all of it fits in the page's URL."""
@@ -33,8 +37,10 @@ class LabSettings:
         """These settings if every value is allowed; else a LabError naming the bad one."""
         from ..recipes import BINARY_LOSSES, MULTICLASS_LOSSES, OPTIMIZERS, RECIPES
 
-        if self.model not in RECIPES:
-            raise LabError(f"model {self.model!r}: choose one of {', '.join(RECIPES)}")
+        if self.model not in LAB_MODELS:
+            also = " (the cnn: sevensteps train --model cnn)" if self.model in RECIPES else ""
+            raise LabError(f"model {self.model!r}: the lab draws one weight per pixel, so it takes "
+                           f"{' or '.join(LAB_MODELS)}{also}")
         if self.optimizer not in OPTIMIZERS:
             raise LabError(f"optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.loss not in ("auto", *BINARY_LOSSES, *MULTICLASS_LOSSES):
