@@ -84,17 +84,21 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
         raise RunError(f"{path}: missing or damaged ({error})") from error
 
 
-def new_run_dir(out: Path, model: str, classes: list[int]) -> Path:
-    """A fresh folder ``out/<date>-<time>-<model>-<classes>`` (numbered if that exists)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    label = "v".join(str(c) for c in classes) if len(classes) <= 3 else f"{len(classes)}class"
-    base = Path(out) / f"{stamp}-{model}-{label}"
-    path, n = base, 1
+def fresh_dir(base: Path) -> Path:
+    """Make and return ``base``, or ``base-2``, ``base-3``, ... if it exists: never an existing folder."""
+    path, n = Path(base), 1
     while path.exists():
         n += 1
         path = Path(f"{base}-{n}")
     path.mkdir(parents=True)
     return path
+
+
+def new_run_dir(out: Path, model: str, classes: list[int]) -> Path:
+    """A fresh folder ``out/<date>-<time>-<model>-<classes>`` (numbered if that exists)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    label = "v".join(str(c) for c in classes) if len(classes) <= 3 else f"{len(classes)}class"
+    return fresh_dir(Path(out) / f"{stamp}-{model}-{label}")
 
 
 def find_model(path: str | Path | None, runs: Path = Path("runs")) -> Path:

@@ -53,13 +53,9 @@ class SweepResults:
 
 def new_sweep_dir(out: Path) -> Path:
     """A fresh folder ``out/<date>-<time>-sweep`` (numbered if that exists)."""
-    base = Path(out) / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = Path(f"{base}-{n}")
-    path.mkdir(parents=True)
-    return path
+    from ..runs import fresh_dir
+
+    return fresh_dir(Path(out) / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep")
 
 
 def load_grid(sweep_dir: Path) -> Grid:
