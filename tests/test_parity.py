@@ -12,6 +12,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from torch_twins import close, twins
 
 import sevensteps as ss
 import sevensteps.nn as nn
@@ -20,18 +21,6 @@ import sevensteps.nn.functional as F
 TF = torch.nn.functional
 
 
-def close(ours, theirs, tol=1e-6):
-    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
-    ours = ours.data if isinstance(ours, ss.Tensor) else np.asarray(ours)
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
-
-
-def twins(*arrays, requires_grad=True):
-    """The same float64 arrays as sevensteps and as PyTorch leaves."""
-    ours = [ss.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
-    theirs = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
-    return ours, theirs
 
 
 def torch_twin(linear: nn.Linear) -> torch.nn.Linear:

@@ -1,0 +1,23 @@
+"""Helpers shared by the tests that compare sevensteps with PyTorch name by name (test_names, test_parity)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import sevensteps as ss
+
+
+def close(ours, theirs, tol=1e-6):
+    """Same shape and values, within ``tol``, for a sevensteps result and a PyTorch (or array) one."""
+    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else np.asarray(theirs)
+    ours = ours.data if isinstance(ours, ss.Tensor) else np.asarray(ours)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+
+
+def twins(*arrays, requires_grad=True):
+    """The same float64 arrays as sevensteps and as PyTorch leaves."""
+    ours = [ss.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
+    theirs = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
+    return ours, theirs
