@@ -291,3 +291,28 @@ def test_chart_legend_sits_below_the_plot_and_its_axis_label():
     box, ticks, legend = chart_layout(chart.svg())
     assert len(legend) == 4 and min(legend) > box[1] + box[3] + 40
     assert [text for _, text in ticks] == ["5", "10", "15", "20"]
+
+
+@pytest.mark.parametrize("model_kind, n_outputs, checked", [("linear", 1, 785), ("mlp", 10, 5 + 10)])
+def test_one_gradient_check_serves_any_built_in_model(model_kind, n_outputs, checked):
+    """The CLI's gradcheck and the report's share one check of the output layer: every weight of the linear
+    model; the first output's row and the biases of the mlp's last layer (its hidden layer held fixed)."""
+    import sevensteps as ss
+    from sevensteps.gradcheck import gradcheck_output_layer
+    from sevensteps.models import mlp
+
+    model = ss.nn.Sequential(ss.nn.Linear(784, 1, generator=ss.Generator(0))) if model_kind == "linear" \
+        else mlp(n_outputs, ss.Generator(0), hidden=5)
+    rng = np.random.default_rng(0)
+    x = ss.tensor(rng.random((8, 784)))
+    y = ss.tensor(rng.integers(0, n_outputs, 8) if n_outputs > 1 else rng.integers(0, 2, (8, 1)).astype(float))
+    loss = ss.nn.functional.cross_entropy if n_outputs > 1 else ss.nn.functional.binary_cross_entropy_with_logits
+    result = gradcheck_output_layer(model, x, lambda scores: loss(scores, y))
+    assert result.count == checked
+    assert result.max_abs_error < 1e-7 and result.ok()
+    # the same numbers by hand: backprop through the whole model in float64, read at the checked weights
+    model.double()
+    loss(model(x), y).backward()
+    head = list(model)[-1]
+    np.testing.assert_allclose(result.backprop[0], head.weight.grad.data[:1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(result.backprop[1], head.bias.grad.data, rtol=1e-10, atol=1e-12)

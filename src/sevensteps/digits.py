@@ -85,15 +85,16 @@ def load_model(path: Path) -> tuple[Any, dict[str, Any]]:
     return model, meta
 
 
-def linear_gradcheck(splits: Any, model: Any, batch: int = 256, eps: float = 1e-6) -> Any:
-    """Nudging vs backpropagation for every weight of a linear model's layer, on one batch of training
-    images in float64 (the seed's claim that calculus is "just a performance optimization")."""
-    from . import functional as F
-    from .gradcheck import gradcheck
-    from .models import first_layer
+def gradient_check(splits: Any, model: Any, loss_name: str = "mnist_loss", batch: int = 256,
+                   eps: float = 1e-6) -> Any:
+    """Nudging vs backpropagation on one batch of training images in float64, for the output layer's weights
+    (all of them for the seed's linear model: the seed's claim that calculus is "just a performance
+    optimization"); see :func:`sevensteps.gradcheck.gradcheck_output_layer`. Used by ``sevensteps gradcheck``
+    and by the run report."""
+    from .gradcheck import gradcheck_output_layer
     from .tensor import Tensor
 
     x = Tensor(splits.train.images[:batch].reshape(-1, INPUT_SIZE).astype(xp.float64))
     y = Tensor(targets(splits, splits.train)[:batch])
-    layer = first_layer(model)
-    return gradcheck(lambda w, b: F.mnist_loss(F.linear(x, w, b), y), [layer.weight, layer.bias], eps=eps)
+    loss = loss_function(loss_name)
+    return gradcheck_output_layer(model, x, lambda scores: loss(scores, y), eps=eps)

@@ -101,3 +101,30 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 
     max_rel = max(float((e / xp.maximum(xp.abs(n), 1e-8)).max()) if e.size else 0.0
                   for e, n in zip(abs_errors, numeric, strict=True))
     return GradcheckResult(max_abs, max_rel, numeric_seconds, backprop_seconds, numeric, backprop)
+
+
+def gradcheck_output_layer(model: Any, x: Tensor, loss: Callable[[Tensor], Tensor],
+                           eps: float = 1e-6) -> GradcheckResult:
+    """:func:`gradcheck` for a model's last layer (y = x Wᵀ + b): the weights into its first output, and its biases.
+
+    That is every weight of a model with one output, such as the seed's linear model (785 numbers). For more
+    outputs, the other rows of weights are held fixed, which keeps the check to about a thousand forward
+    passes. The layers before the last are computed once, in float64, and held fixed too. ``model`` is a
+    Sequential whose last layer has ``weight`` and ``bias``; ``loss`` maps its scores to a scalar.
+    """
+    from . import functional as F
+    from .tensor import cat
+
+    *body, head = model
+    with no_grad():
+        for layer in body:
+            x = layer(x)
+    features = Tensor(xp.asarray(x.data, dtype=xp.float64))
+    rest = Tensor(xp.asarray(head.weight.data[1:], dtype=xp.float64))
+
+    def loss_of(first_row: Tensor, bias: Tensor) -> Tensor:
+        weight = cat([first_row, rest]) if rest.shape[0] else first_row
+        return loss(F.linear(features, weight, bias))
+
+    return gradcheck(loss_of, [Tensor(head.weight.data[:1], requires_grad=True),
+                               Tensor(head.bias.data, requires_grad=True)], eps=eps)

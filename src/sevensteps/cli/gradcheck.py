@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..digits import linear_gradcheck
+    from ..digits import gradient_check
     from ..models import linear
     from ..random import Generator
     from .output import load_data
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     splits = load_data(args)
     if len(splits.classes) != 2:
         raise UsageError("gradcheck uses the seed's linear model with one output: choose two --digits")
-    result = linear_gradcheck(splits, linear(1, Generator(args.seed)), args.batch_size, args.eps)
+    result = gradient_check(splits, linear(1, Generator(args.seed)), "mnist_loss", args.batch_size, args.eps)
     batch = min(args.batch_size, len(splits.train))
     if args.plot:
         from ..backend import xp
