@@ -66,7 +66,8 @@ def machine() -> str:
 
 
 def twin_mlp(sizes: tuple[int, ...], seed: int = 0):
-    """The same ReLU MLP in sevensteps and in PyTorch, with identical initial weights."""
+    """The same ReLU MLP in sevensteps and in PyTorch, with identical initial weights (the tests use it too,
+    through tests/torch_twins.py)."""
     import torch
 
     import sevensteps as ss

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import pytest
 import torch
+from torch_twins import twin_mlp
 
 import sevensteps as ss
 import sevensteps.functional as F
@@ -45,24 +44,6 @@ def test_state_dict_round_trip_and_shape_checks():
         b.load_state_dict({"weight": np.zeros((2, 3))})
 
 
-def _twin_models(sizes, seed=0):
-    """The same MLP in sevensteps and in PyTorch, with identical initial weights."""
-    ours_layers, torch_layers = [], []
-    generator = ss.Generator(seed)
-    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
-        layer = nn.Linear(n_in, n_out, generator=generator)
-        twin = torch.nn.Linear(n_in, n_out)
-        with torch.no_grad():
-            twin.weight.copy_(torch.tensor(layer.weight.numpy()))
-            twin.bias.copy_(torch.tensor(layer.bias.numpy()))
-        ours_layers.append(layer)
-        torch_layers.append(twin)
-        if i < len(sizes) - 2:
-            ours_layers.append(nn.ReLU())
-            torch_layers.append(torch.nn.ReLU())
-    return nn.Sequential(*ours_layers), torch.nn.Sequential(*torch_layers)
-
-
 @pytest.mark.parametrize("make_optimizers", [
     lambda a, b: (optim.SGD(a, lr=0.1), torch.optim.SGD(b, lr=0.1)),
     lambda a, b: (optim.SGD(a, lr=0.05, momentum=0.9, weight_decay=1e-3),
@@ -78,7 +59,7 @@ def test_two_layer_net_follows_pytorchs_loss_curve(make_optimizers):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 10)).astype(np.float32)
     y = (x[:, :3].sum(1) > 0).astype(np.int64)
-    ours, theirs = _twin_models([10, 16, 2])
+    ours, theirs = twin_mlp((10, 16, 2))
     ours_opt, torch_opt = make_optimizers(list(ours.parameters()), list(theirs.parameters()))
     ours_losses, torch_losses = [], []
     for step in range(60):

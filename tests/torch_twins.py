@@ -1,6 +1,10 @@
-"""Helpers shared by the tests that compare sevensteps with PyTorch name by name (test_names, test_parity)."""
+"""Helpers shared by the tests that compare sevensteps with PyTorch: values side by side (``close``, ``twins``)
+and twin models with identical weights (``twin_mlp``, the benchmarks' own, from bench/common.py)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,3 +25,9 @@ def twins(*arrays, requires_grad=True):
     ours = [ss.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
     theirs = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad) for a in arrays]
     return ours, theirs
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from common import twin_mlp  # noqa: E402  (one builder for the tests and the benchmarks)
+
+__all__ = ["close", "twin_mlp", "twins"]
