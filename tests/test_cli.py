@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,26 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import assert_clean_error, run
 from PIL import Image
 
 from sevensteps.data import load_splits
-
-
-def run(*args, cwd, check_ok=True, timeout=300):
-    result = subprocess.run([sys.executable, "-m", "sevensteps.cli", *map(str, args)], cwd=cwd,
-                            capture_output=True, text=True, timeout=timeout, env={**os.environ}, check=False)
-    if check_ok:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def assert_clean_error(result, *fragments):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sevensteps: error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

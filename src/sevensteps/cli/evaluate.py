@@ -6,30 +6,25 @@ import argparse
 import json
 from typing import Any
 
-from .options import UsageError
+from .options import UsageError, add_saved_model_options
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("evaluate", help="accuracy and confusion matrix of a saved model",
                                    description="Evaluate a saved model on a source's validation split (for a "
                                    "source without one, the same held-out 20% that training validated on).")
-    parser.add_argument("--model", default=None,
-                        help="a run folder or its model.safetensors (default: the newest under ./runs)")
+    add_saved_model_options(parser)
     parser.add_argument("--data", default="sample", help="source to evaluate on (default sample)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..backend import xp
     from ..data import load_source, stratified_split
-    from ..digits import load_model
     from ..metrics import confusion_matrix, probabilities
-    from ..runs import find_model
-    from .output import note, percent
+    from .output import load_saved_model, note, percent
 
-    path = find_model(args.model)
-    model, meta = load_model(path)
+    path, model, meta = load_saved_model(args)
     classes = meta["classes"]
     train, valid = load_source(args.data, log=note)
     if valid is None:  # the same held-out split that training used, never the training images

@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .options import UsageError, add_data_options, positive_float, positive_int, seed
+from .options import UsageError, add_one_batch_options, positive_float
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("gradcheck", help="gradients by nudging each weight vs by backpropagation",
                                    description="The seed's claim that calculus is 'just a performance "
                                    "optimization', measured on one batch for all 785 weights.")
-    add_data_options(parser)
-    parser.add_argument("--batch-size", type=positive_int, default=256, help="images in the batch (default 256)")
-    parser.add_argument("--seed", type=seed, default=42, help="random seed of the weights (default 42)")
+    add_one_batch_options(parser, "images in the batch", "random seed of the weights")
     parser.add_argument("--eps", type=positive_float, default=1e-6, help="nudge size (default 1e-6)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", default=None, metavar="PNG", help="also draw nudging vs backprop to this file")

@@ -16,14 +16,19 @@ class UsageError(Exception):
     """A bad value given on the command line."""
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str, low: int, high: int | None, expected: str) -> int:
+    """``text`` as an int from ``low`` to ``high``, or an argparse error saying what was ``expected``."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1, None, "a number of at least 1")
 
 
 def hidden_units(text: str) -> int:
@@ -34,13 +39,7 @@ def hidden_units(text: str) -> int:
 
 
 def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
-    return value
+    return whole_number(text, 0, MAX_SEED, f"a seed from 0 to {MAX_SEED}")
 
 
 def positive_float(text: str) -> float:
@@ -82,3 +81,18 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="images per batch (default: the model's recipe)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the model's recipe")
     parser.add_argument("--seed", type=seed, default=None, help="random seed for weights and shuffling (default 42)")
+
+
+def add_one_batch_options(parser: argparse.ArgumentParser, batch_help: str, seed_help: str) -> None:
+    """The data options, --batch-size (default 256) and --seed (default 42): the commands that take one fresh
+    linear model through one batch (steps, gradcheck)."""
+    add_data_options(parser)
+    parser.add_argument("--batch-size", type=positive_int, default=256, help=f"{batch_help} (default 256)")
+    parser.add_argument("--seed", type=seed, default=42, help=f"{seed_help} (default 42)")
+
+
+def add_saved_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model (a saved model) and --json: the commands that use a trained model (predict, evaluate)."""
+    parser.add_argument("--model", default=None,
+                        help="a run folder or its model.safetensors (default: the newest under ./runs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")

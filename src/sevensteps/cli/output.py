@@ -47,6 +47,15 @@ def load_data(args: argparse.Namespace) -> Any:
     return splits
 
 
+def load_saved_model(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(path, model, metadata) of the model ``--model`` names (a run folder or a file; default the newest run)."""
+    from ..digits import load_model
+    from ..runs import find_model
+
+    path = find_model(args.model)
+    return (path, *load_model(path))
+
+
 def describe_counts(counts: dict[int, int], names: Any) -> str:
     return ", ".join(f"{names(c)}: {n}" for c, n in counts.items())
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .options import add_saved_model_options
+
 UNSURE_BELOW = 0.9  # a top probability under this is reported as "unsure" rather than as a confident label
 
 
@@ -17,9 +19,7 @@ def add_parser(subparsers: Any) -> None:
                                    "fit in 20×20, centre in 28×28) and classify it. Unreadable images are "
                                    "reported one line each; the others are still classified.")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
-    parser.add_argument("--model", default=None,
-                        help="a run folder or a model.safetensors (default: the newest under ./runs)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_saved_model_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -27,13 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import xp
     from ..data.dataset import DataError
     from ..data.preprocess import load_digit_image
-    from ..digits import load_model
     from ..metrics import probabilities
-    from ..runs import find_model
-    from .output import percent
+    from .output import load_saved_model, percent
 
-    path = find_model(args.model)
-    model, meta = load_model(path)
+    path, model, meta = load_saved_model(args)
     names = meta["class_names"]
     images, readable, failures = [], [], []
     for name in args.images:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .options import UsageError, add_data_options, positive_float, positive_int, seed
+from .options import UsageError, add_one_batch_options, positive_float
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("steps", help="walk once through the seven steps, with real numbers",
                                    description="One pass through init, predict, loss, gradient, step, repeat "
                                    "and stop on real digits, printing what each step did.")
-    add_data_options(parser)
+    add_one_batch_options(parser, "images per batch", "random seed for weights and shuffling")
     parser.add_argument("--lr", type=positive_float, default=1.0, help="learning rate (default 1.0)")
-    parser.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
-    parser.add_argument("--seed", type=seed, default=42, help="random seed for weights and shuffling (default 42)")
     parser.set_defaults(run=run)
 
 
