@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Self
 
 from .module import Module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules in order, counted, iterated and appended like a list."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Self:
+        self.add_module(str(len(self)), _check_module(module, len(self)))
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other; indexable and sliceable like a list.
 
     ``Sequential(a, b, c)`` names them "0", "1", "2"; ``Sequential(OrderedDict([("fc", a), ...]))`` by name.
@@ -43,18 +57,8 @@ class Sequential(Module):
         name = list(self._modules)[_check_index(index, len(self))]
         delattr(self, name)
 
-    def __len__(self) -> int:
-        return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), _check_module(module, len(self)))
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose weights the parent module registers (unlike a plain Python list)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -70,16 +74,6 @@ class ModuleList(Module):
 
     def __setitem__(self, index: int, module: Module) -> None:
         self.add_module(str(_check_index(index, len(self))), _check_module(module, index))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), _check_module(module, len(self)))
-        return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
