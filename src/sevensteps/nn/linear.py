@@ -25,8 +25,8 @@ class Linear(Module):
     that does not grow with the layer's width.
 
     W has PyTorch's shape (out, in) but is stored column-major: then x @ Wᵀ and the gradient (xᵀ @ g)ᵀ
-    run in the layouts BLAS handles fastest (about 15% faster each on this project's machine), and the
-    optimizer updates W and its gradient in one matching order.
+    run in the layouts BLAS handles fastest (measured in BENCHMARKS.md, issue 17), and the optimizer
+    updates W and its gradient in one matching order.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,

@@ -7,7 +7,7 @@ size per epoch) are left out with a sentence saying so.
 
 The page leads with the seven steps, then baseline vs model, then the mistakes, then the full history and
 the configuration. Digit-sized pictures are drawn with Pillow (:mod:`sevensteps.pictures`), the charts as
-SVG (:mod:`sevensteps.charts`); neither needs matplotlib, whose import alone took longer than the training.
+SVG (:mod:`sevensteps.charts`); neither needs matplotlib (what that saves: BENCHMARKS.md, issue 18).
 
 The work is in three rooms: :mod:`.story` (the numbers), :mod:`.figures` (pictures and charts) and
 :mod:`.page` (the words and the HTML).
