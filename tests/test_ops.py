@@ -474,6 +474,55 @@ def dropout(draw, rng):
     return Case([normal(rng, shape)], ours, theirs)
 
 
+def embedding(draw, rng):
+    rows, width, n = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    idx = rng.integers(0, rows, n)  # repeated rows must add up
+    return Case([normal(rng, (rows, width))], lambda w: F.embedding(ss.tensor(idx), w),
+                lambda w: torch.nn.functional.embedding(torch.tensor(idx), w))
+
+
+def layer_norm(draw, rng):
+    # over one or two values x̂ is 0 or ±1 whatever x is: its gradient is 0 up to float32 rounding
+    shape = draw(array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4)) + (draw(st.integers(3, 6)),)
+    last = shape[-1:]
+    return Case([normal(rng, shape), normal(rng, last), normal(rng, last)],
+                lambda a, w, b: F.layer_norm(a, last, w, b),
+                lambda a, w, b: torch.nn.functional.layer_norm(a, last, w, b))
+
+
+def like_another(draw, rng):
+    """expand_as, view_as, type_as: shapes and dtypes taken from another tensor."""
+    k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+
+    def run(a, b, c):
+        return a.expand_as(b).type_as(b) * b + c.view_as(b)
+    return Case([normal(rng, (1, k)), normal(rng, (m, k)), normal(rng, (m * k,))], run, run)
+
+
+def axes_moved(draw, rng):
+    """swapaxes, mT and unflatten: views with the axes moved or split."""
+    shape = draw(array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=4))
+    split = draw(st.sampled_from([(1, -1), (-1, 1)]))
+
+    def run(a):
+        return a.swapaxes(0, -1).mT.unflatten(-1, split) * 1.0
+    return Case([normal(rng, shape)], run, run)
+
+
+def aliases(draw, rng):
+    """concat is cat, clip is clamp, pow is **; and in-place methods sub_, div_, clamp_."""
+    shape = draw(SHAPE_1D_UP)
+
+    def run(a, b, lib):
+        c = a * 1.0
+        c.sub_(b)
+        c.div_(2.0)
+        c.clamp_(-1.0, 1.0)
+        return lib.concat([c, a.clip(-1.0, 1.0), b.abs().pow(1.5)])
+    return Case([normal(rng, shape), away_from_zero(rng, shape)], lambda a, b: run(a, b, ss),
+                lambda a, b: run(a, b, torch))
+
+
 OPS: dict[str, Callable] = {
     "add": binary(lambda a, b: a + b, lambda a, b: a + b),
     "sub": binary(lambda a, b: a - b, lambda a, b: a - b),
@@ -542,6 +591,11 @@ OPS: dict[str, Callable] = {
     "adaptive_avg_pool2d": adaptive_avg_pool2d,
     "batch_norm": batch_norm,
     "dropout": dropout,
+    "embedding": embedding,
+    "layer_norm": layer_norm,
+    "like_another": like_another,
+    "axes_moved": axes_moved,
+    "aliases": aliases,
 }
 
 TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-9), np.float32: dict(rtol=2e-4, atol=2e-5)}
