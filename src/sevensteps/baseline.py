@@ -83,8 +83,12 @@ class PixelSimilarity:
         """In a notebook, a fitted baseline shows its ideal digits."""
         if self.ideals is None:
             return None
-        from . import plots
+        from .extras import MissingExtra
 
+        try:
+            from . import plots
+        except MissingExtra:  # without matplotlib a notebook shows the text repr
+            return None
         return plots.png_bytes(plots.ideal_digits(self.ideal_images()))
 
     def ideal_images(self) -> dict[str, Any]:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from matplotlib.figure import Figure
-
 from . import nn
 from .autograd import no_grad
 from .backend import xp
 from .layers import Conv2d
+from .plots import Figure
 from .tensor import Tensor
 
 DIVERGING = "RdBu_r"

@@ -298,8 +298,12 @@ class Learner:
         """In a notebook, a trained Learner shows its loss and accuracy curves."""
         if not self.history:
             return None
-        from . import plots
+        from .extras import MissingExtra
 
+        try:
+            from . import plots
+        except MissingExtra:  # without matplotlib a notebook shows the text repr
+            return None
         rows = [{**e.to_dict(), "valid_accuracy": next(iter(e.metrics.values()), float("nan"))} for e in self.history]
         return plots.png_bytes(plots.training_curves(rows))
 

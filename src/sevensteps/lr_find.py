@@ -21,7 +21,7 @@ class LRFinder:
 
     def plot(self) -> Any:
         """Loss against learning rate (log scale), the suggestion marked; a matplotlib Figure."""
-        from matplotlib.figure import Figure
+        from .plots import Figure
 
         fig = Figure(figsize=(6, 3.8))
         ax = fig.add_subplot(1, 1, 1)
@@ -31,9 +31,13 @@ class LRFinder:
         ax.legend()
         return fig
 
-    def _repr_png_(self) -> bytes:
-        from .plots import png_bytes
+    def _repr_png_(self) -> bytes | None:
+        from .extras import MissingExtra
 
+        try:
+            from .plots import png_bytes
+        except MissingExtra:  # without matplotlib a notebook shows the text repr
+            return None
         return png_bytes(self.plot())
 
 

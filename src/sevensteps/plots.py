@@ -2,7 +2,7 @@
 ``sevensteps gradcheck --plot``. (The report draws its own with Pillow and SVG: see report.py.)
 
 Every function returns a matplotlib ``Figure`` built without pyplot (so no window, no global state);
-:func:`save_png` writes one atomically. matplotlib is imported only when this module is.
+:func:`save_png` writes one atomically. matplotlib (the ``plots`` extra) is imported only when this module is.
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
+from .extras import missing
+
+try:
+    from matplotlib.figure import Figure
+except ImportError as error:  # matplotlib is the ``plots`` extra: the run report does not need it
+    raise missing("this figure", "matplotlib", "plots") from error
 
 from .backend import xp
 from .files import atomic_path

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     keep_freed_memory()
     from ..data.dataset import DataError
+    from ..extras import MissingExtra
     from ..runs import RunError
     from ..serialize import ModelFileError
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_broken_pipe()
         return 141  # as a Unix tool killed by SIGPIPE; a train run left behind can be resumed
-    except (UsageError, DataError, ModelFileError, RunError) as error:
+    except (UsageError, DataError, ModelFileError, RunError, MissingExtra) as error:
         print(f"sevensteps: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:  # the file system said no: a folder that is a file, no permission, disk full

@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from ..random import Generator
     from .output import load_data
 
+    if args.plot:
+        from .. import plots  # noqa: F401  (before the work: without the plots extra, say so now)
     splits = load_data(args)
     if len(splits.classes) != 2:
         raise UsageError("gradcheck uses the seed's linear model with one output: choose two --digits")
