@@ -137,9 +137,10 @@ class Conv2d(Function):
         o, c, kh, kw = weight.shape
         oh, ow = geometry.out
         k = c * kh * kw
-        cols = xp.empty((k + (bias is not None), n * oh * ow), dtype=xp.result_type(x, weight))
-        # rows in (C, kh, kw) order to match weight.reshape(O, -1); one gather copies the windows in
-        xp.copyto(cols[:k].reshape(c, kh, kw, n, oh, ow), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 0, 2, 3))
+        cols = xp.empty((k + (bias is not None), oh * ow * n), dtype=xp.result_type(x, weight))
+        # rows in (C, kh, kw) order to match weight.reshape(O, -1); columns in (OH, OW, N) order, the image
+        # index fastest (see the layout note in the module docstring); one gather copies the windows in
+        xp.copyto(cols[:k].reshape(c, kh, kw, oh, ow, n), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 2, 3, 0))
         w2 = weight.reshape(o, k)
         if bias is not None:
             cols[k] = 1
@@ -147,10 +148,8 @@ class Conv2d(Function):
         out = xp.matmul(w2, cols)
         ctx.save_for_backward(cols, weight)
         ctx.geometry, ctx.x_shape = geometry, x.shape
-        # Shape (N, O, OH, OW), kept in the (O, N, OH, OW) memory order the product made: no transposing copy.
-        # Elementwise ops and pooling keep that order, the next convolution gathers its windows from it
-        # faster, and the gradient arrives in the order backward wants it.
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        # shape (N, O, OH, OW), kept in the (O, OH, OW, N) memory order the product made: no transposing copy
+        return out.reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -159,7 +158,7 @@ class Conv2d(Function):
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         o, c, kh, kw = weight.shape
         k = c * kh * kw
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N·OH·OW): a view when g is in channel-major order
+        g2 = g.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH·OW·N): a view when g is in the layout forward made
         grad_w = grad_b = grad_x = None
         if needs_w or needs_b:
             # (cols @ g₂ᵀ)ᵀ rather than g₂ @ colsᵀ: the same numbers, in the layout OpenBLAS multiplies fastest
@@ -169,12 +168,12 @@ class Conv2d(Function):
         if needs_x:
             n = ctx.x_shape[0]
             oh, ow = geometry.out
-            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, n, oh, ow)
-            # accumulate in (C, N, H, W) order: each offset's slice of grad_cols is then one contiguous block
-            grad_padded = xp.zeros((c, n, geometry.height, geometry.width), dtype=g.dtype)
+            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, oh, ow, n)
+            # col2im, in (C, H, W, N) order: each offset's slice is rows of OW·N contiguous numbers
+            grad_padded = xp.zeros((c, geometry.height, geometry.width, n), dtype=g.dtype)
             for p, q, (rows, columns) in geometry.offsets():
-                grad_padded[:, :, rows, columns] += grad_cols[:, p, q]
-            grad_x = geometry.unpad(grad_padded).transpose(1, 0, 2, 3)
+                grad_padded[:, rows, columns] += grad_cols[:, p, q]
+            grad_x = geometry.unpad(grad_padded.transpose(3, 0, 1, 2))
         return grad_x, grad_w, grad_b, None
 
 
@@ -207,6 +206,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
 class MaxPool2d(Function):
     """out = the largest value in each window (padding counts as −∞);
     ∂x = g sent to the position that won (the first one, on a tie, as in PyTorch), summed where windows overlap.
+
+    The forward remembers, per output, which kernel offset won (one byte each), not the input: the gradient
+    then needs one pass per offset, and nothing has to be compared again.
     """
 
     @staticmethod
@@ -216,32 +218,51 @@ class MaxPool2d(Function):
         # 3 vectorized passes for a 2×2 window, many times faster than a reduction over a short last axis.
         offsets = geometry.offsets()
         out = padded[(..., *offsets[0][2])].copy(order="K")  # "K": keep the input's memory order
-        for _, _, slices in offsets[1:]:
-            xp.maximum(out, padded[(..., *slices)], out=out)
-        ctx.save_for_backward(padded, out)
-        ctx.geometry = geometry
+        kind = xp.uint8 if len(offsets) < 256 else xp.int32
+        winner = xp.zeros_like(out, dtype=kind)
+        later, claim = xp.empty_like(out, dtype=bool), xp.empty_like(out, dtype=kind)
+        for index, (_, _, slices) in enumerate(offsets[1:], start=1):
+            candidate = padded[(..., *slices)]
+            xp.greater(candidate, out, out=later)  # strictly: on a tie the earlier offset keeps the win
+            # a later offset that beats the running maximum has the largest index so far, so the winner is
+            # max(winner, later·index): plain arithmetic, much faster than a masked copy on a random mask
+            xp.multiply(later, kind(index), out=claim)
+            xp.maximum(winner, claim, out=winner)
+            xp.maximum(out, candidate, out=out)
+        ctx.save_for_backward(winner)
+        ctx.geometry, ctx.x_dtype = geometry, x.dtype
+        ctx.padded_shape, ctx.padded_strides = padded.shape, padded.strides
         return out
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
-        padded, out = ctx.saved_tensors
-        offsets = ctx.geometry.offsets()
-        grad = xp.zeros_like(padded, dtype=g.dtype)
-        wins = xp.empty_like(out, dtype=bool)
-        unclaimed = xp.ones_like(out, dtype=bool)  # windows whose (first) winner is not found yet
-        # windows that do not overlap write each input pixel once: g·wins goes straight in, no addition
-        overlap = any(s < (k - 1) * d + 1 for s, k, d in zip(ctx.geometry.stride, ctx.geometry.kernel,
-                                                              ctx.geometry.dilation, strict=True))
+        (winner,) = ctx.saved_tensors
+        geometry = ctx.geometry
+        offsets = geometry.offsets()
+        grad = _empty_like_layout(ctx.padded_shape, ctx.padded_strides, g.dtype)
+        wins = xp.empty_like(winner, dtype=bool)
+        (sh, sw), span, out = geometry.stride, geometry.span, geometry.out
+        # windows that neither overlap nor leave a gap write each input pixel at most once: g·wins goes straight
+        # in, and only the pixels no window reads (a last odd row or column) need zeros
+        tiled = (sh, sw) == span and not geometry.padded
+        if tiled:
+            grad[:, :, sh * out[0]:] = 0
+            grad[:, :, :, sw * out[1]:] = 0
+        else:
+            grad[...] = 0
         for index, (_, _, slices) in enumerate(offsets):
-            xp.equal(padded[(..., *slices)], out, out=wins)
-            wins &= unclaimed
-            if index < len(offsets) - 1:
-                unclaimed ^= wins
-            if overlap:
-                grad[(..., *slices)] += g * wins
-            else:
+            xp.equal(winner, index, out=wins)
+            if tiled:
                 xp.multiply(g, wins, out=grad[(..., *slices)])
-        return ctx.geometry.unpad(grad), None
+            else:
+                grad[(..., *slices)] += g * wins
+        return geometry.unpad(grad), None
+
+
+def _empty_like_layout(shape: tuple[int, ...], strides: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised array of ``shape`` whose memory order follows ``strides`` (largest stride outermost)."""
+    order = sorted(range(len(shape)), key=lambda axis: -strides[axis])
+    return xp.empty([shape[axis] for axis in order], dtype=dtype).transpose(xp.argsort(order))
 
 
 class AvgPool2d(Function):
