@@ -29,7 +29,7 @@ from common import MNIST_TEST_DIR, Row, machine
 
 import sevensteps as ss
 import sevensteps.functional as F
-from sevensteps import cli, layers
+from sevensteps import cli, layers, recipes
 from sevensteps.data.idx import read_idx_pair
 from sevensteps.data.sample import load_sample
 
@@ -157,7 +157,7 @@ def accuracy(task: str, epochs: int, batch_size: int, lr: float, max_shift: int,
         for index, images in epoch_batches(train_x, 1000 * seed + epoch, batch_size, max_shift):
             step += 1
             for engine, side in sides.items():
-                side.set_lr(layers.cosine_lr(lr, step - 1, total_steps))
+                side.set_lr(recipes.cosine_lr(lr, step - 1, total_steps))
                 start = time.perf_counter()
                 side.train_batch(images, targets[index])
                 seconds[engine] += time.perf_counter() - start
@@ -267,7 +267,7 @@ from pathlib import Path
 import numpy as np
 import sevensteps as ss
 import sevensteps.functional as F
-from sevensteps import cli, layers
+from sevensteps import layers
 from sevensteps.data.idx import read_idx_pair
 
 folder, batch_size, n_images = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -330,16 +330,16 @@ def main() -> None:
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     torch.set_num_threads(args.threads)
-    recipe = layers.CNN_RECIPE
+    recipe = recipes.recipe("cnn")  # what `sevensteps train --model cnn` uses: Adam, cosine decay
     rows: list[Row] = []
     print(machine(), "| torch threads:", torch.get_num_threads(), flush=True)
     if args.what == "accuracy":
         for task in args.tasks.split(","):
-            epochs = args.epochs or (5 if task == "fashion" else recipe["epochs"])  # fashion: the 5
+            epochs = args.epochs or (5 if task == "fashion" else recipe.epochs)  # fashion: the 5
             shift = args.shift if args.shift is not None else 0 if task == "fashion" else 2  # clothes are centred
             engines = ["sevensteps", "pytorch"] if args.pytorch and task != "fashion" else ["sevensteps"]
-            batch_size = batch_sizes[0] if "--batch-sizes" in sys.argv else recipe["batch_size"]
-            rows += accuracy(task, epochs, batch_size, args.lr or recipe["lr"], shift, engines, args.seed)
+            batch_size = batch_sizes[0] if "--batch-sizes" in sys.argv else recipe.batch_size
+            rows += accuracy(task, epochs, batch_size, args.lr or recipe.lr, shift, engines, args.seed)
     elif args.what == "speed":
         rows += speed(batch_sizes, args.images, args.repeats, args.clock)
     else:

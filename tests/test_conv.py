@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import sevensteps as ss
-from sevensteps import conv, layers
+from sevensteps import conv, layers, recipes
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -365,10 +365,10 @@ def test_cnn_is_seeded_and_its_dropout_follows_train_and_eval():
     assert not np.array_equal(first(x).data, first(x).data)  # training: a new mask every call
     first.eval()
     np.testing.assert_array_equal(first(x).data, first(x).data)
-    assert set(layers.CNN_RECIPE) >= {"optimizer", "lr", "batch_size", "epochs", "schedule"}
-    lr = layers.CNN_RECIPE["lr"]
-    assert layers.cosine_lr(lr, 0, 100) == lr and layers.cosine_lr(lr, 50, 100) == pytest.approx(lr / 2)
-    assert layers.cosine_lr(lr, 100, 100) == pytest.approx(0)
+    lr = recipes.recipe("cnn").lr
+    assert recipes.recipe("cnn").schedule == "cosine"
+    assert recipes.cosine_lr(lr, 0, 100) == lr and recipes.cosine_lr(lr, 50, 100) == pytest.approx(lr / 2)
+    assert recipes.cosine_lr(lr, 100, 100) == pytest.approx(0)
     with pytest.raises(ValueError, match="n_outputs"):
         layers.cnn(0)
 
