@@ -220,6 +220,7 @@ class AsImages(Module):
 
     def __init__(self, channels: int = 1, height: int = 28, width: int = 28):
         super().__init__()
+        self.channels, self.height, self.width = channels, height, width
         self.image_shape = (channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:
