@@ -336,6 +336,22 @@ def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
     return twin
 
 
+def test_feature_maps_stay_in_the_products_memory_order():
+    """A convolution's output is (N, O, OH, OW) in (O, OH, OW, N) memory order (no transposing copy), pooling keeps
+    that order, and a padded convolution of it pads in it too; every input order gives PyTorch's numbers."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
+    w1, w2 = rng.standard_normal((4, 2, 3, 3)).astype(np.float32), rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    h = conv.conv2d(ss.Tensor(x), ss.Tensor(w1))
+    pooled = conv.max_pool2d(h, 2)
+    for t in (h, pooled):
+        assert t.data.strides[0] == 4 and t.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    out = conv.conv2d(pooled, ss.Tensor(w2), padding=1)
+    assert out.data.strides[0] == 4
+    expected = TF.conv2d(TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w1)), 2), torch.tensor(w2), padding=1)
+    assert_close(out, expected, atol=1e-4)
+
+
 def test_cnn_accepts_every_digit_layout_and_matches_its_torch_twin():
     model = layers.cnn(10, generator=ss.Generator(0))
     model.eval()
