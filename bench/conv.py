@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's (fashion: 5)")
     parser.add_argument("--batch-sizes", default="64,256", help="speed: the batch sizes; accuracy: the first one, "
                         "if given (default: the recipe's)")
-    parser.add_argument("--lr", type=float, default=None, help="accuracy: default the recipe's")
+    parser.add_argument("--lr", type=float, default=None, help="accuracy: default the recipe's (fashion: 2e-3)")
     parser.add_argument("--shift", type=int, default=None, help="accuracy: largest shift (default 2; fashion 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=60_000)
@@ -339,7 +339,9 @@ def main() -> None:
             shift = args.shift if args.shift is not None else 0 if task == "fashion" else 2  # clothes are centred
             engines = ["sevensteps", "pytorch"] if args.pytorch and task != "fashion" else ["sevensteps"]
             batch_size = batch_sizes[0] if "--batch-sizes" in sys.argv else recipe.batch_size
-            rows += accuracy(task, epochs, batch_size, args.lr or recipe.lr, shift, engines, args.seed)
+            # fashion has 5 epochs, not 20: twice the recipe's rate (1e-3 gave 89.68%, 2e-3 90.27%)
+            lr = args.lr or (2e-3 if task == "fashion" else recipe.lr)
+            rows += accuracy(task, epochs, batch_size, lr, shift, engines, args.seed)
     elif args.what == "speed":
         rows += speed(batch_sizes, args.images, args.repeats, args.clock)
     else:
