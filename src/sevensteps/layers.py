@@ -1,7 +1,8 @@
 """Layers for images: Conv2d, pooling, BatchNorm (``torch.nn``'s names), and the built-in ``cnn`` model.
 
-The math lives in :mod:`sevensteps.conv`; these Modules own the weights (PyTorch's initialisation), the
-train/eval switch, and a repr that names them in error messages as PyTorch prints them.
+The math lives in :mod:`sevensteps.conv`, :mod:`~sevensteps.pooling` and :mod:`~sevensteps.normalization`; these
+Modules own the weights (PyTorch's initialisation), the train/eval switch, and a repr that names them in error
+messages as PyTorch prints them.
 """
 
 from __future__ import annotations
