@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import sevensteps as ss
-from sevensteps import conv, layers
+from sevensteps import conv, layers, recipes
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -105,6 +105,8 @@ def test_max_pool2d_matches_torch(case, seed):
     out = conv.max_pool2d(xs, kernel, stride, padding, dilation)
     out_t = TF.max_pool2d(xt, kernel, stride, padding, dilation)
     assert_close(out, out_t)
+    with ss.no_grad():  # without a gradient to come, forward skips remembering the winners
+        assert_close(conv.max_pool2d(xs, kernel, stride, padding, dilation), out_t)
     backward_both(out, out_t, rng)
     assert_close(xs.grad, xt.grad)
 
@@ -336,6 +338,22 @@ def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
     return twin
 
 
+def test_feature_maps_stay_in_the_products_memory_order():
+    """A convolution's output is (N, O, OH, OW) in (O, OH, OW, N) memory order (no transposing copy), pooling keeps
+    that order, and a padded convolution of it pads in it too; every input order gives PyTorch's numbers."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
+    w1, w2 = rng.standard_normal((4, 2, 3, 3)).astype(np.float32), rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    h = conv.conv2d(ss.Tensor(x), ss.Tensor(w1))
+    pooled = conv.max_pool2d(h, 2)
+    for t in (h, pooled):
+        assert t.data.strides[0] == 4 and t.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    out = conv.conv2d(pooled, ss.Tensor(w2), padding=1)
+    assert out.data.strides[0] == 4
+    expected = TF.conv2d(TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w1)), 2), torch.tensor(w2), padding=1)
+    assert_close(out, expected, atol=1e-4)
+
+
 def test_cnn_accepts_every_digit_layout_and_matches_its_torch_twin():
     model = layers.cnn(10, generator=ss.Generator(0))
     model.eval()
@@ -365,10 +383,10 @@ def test_cnn_is_seeded_and_its_dropout_follows_train_and_eval():
     assert not np.array_equal(first(x).data, first(x).data)  # training: a new mask every call
     first.eval()
     np.testing.assert_array_equal(first(x).data, first(x).data)
-    assert set(layers.CNN_RECIPE) >= {"optimizer", "lr", "batch_size", "epochs", "schedule"}
-    lr = layers.CNN_RECIPE["lr"]
-    assert layers.cosine_lr(lr, 0, 100) == lr and layers.cosine_lr(lr, 50, 100) == pytest.approx(lr / 2)
-    assert layers.cosine_lr(lr, 100, 100) == pytest.approx(0)
+    lr = recipes.recipe("cnn").lr
+    assert recipes.recipe("cnn").schedule == "cosine"
+    assert recipes.cosine_lr(lr, 0, 100) == lr and recipes.cosine_lr(lr, 50, 100) == pytest.approx(lr / 2)
+    assert recipes.cosine_lr(lr, 100, 100) == pytest.approx(0)
     with pytest.raises(ValueError, match="n_outputs"):
         layers.cnn(0)
 

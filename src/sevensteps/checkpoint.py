@@ -106,7 +106,25 @@ def load_checkpoint(learn: Any, path: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- export
 
-LAYERS = ("Sequential", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten")
+# The layers export can name, with the constructor arguments that rebuild each one (read back from the layer's
+# attributes; "bias" is whether it has one). Random generators are not saved: a loaded model draws its dropout
+# masks and shifts afresh, and in eval() (how load_learner returns it) it draws none.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "Sequential": (), "ReLU": (), "Sigmoid": (), "Tanh": (), "Identity": (),
+    "Linear": ("in_features", "out_features", "bias"),
+    "Flatten": ("start_dim", "end_dim"),
+    "Dropout": ("p",),
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "bias"),
+    "MaxPool2d": ("kernel_size", "stride", "padding", "dilation"),
+    "AvgPool2d": ("kernel_size", "stride", "padding", "count_include_pad", "divisor_override"),
+    "AdaptiveAvgPool2d": ("output_size",),
+    "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats", "bias"),
+    "BatchNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats", "bias"),
+    "Unflatten": ("dim", "unflattened_size"),
+    "AsImages": ("channels", "height", "width"),
+    "RandomShift": ("max_shift",),
+}
+LAYER_MODULES = ("sevensteps.nn", "sevensteps.layers")
 
 
 def _by_name(thing: Any, module: Any, kind: str) -> str:
@@ -118,33 +136,41 @@ def _by_name(thing: Any, module: Any, kind: str) -> str:
     return name
 
 
+def _layer_class(kind: str) -> Any:
+    from . import layers, nn
+
+    return getattr(nn, kind, None) or getattr(layers, kind, None)
+
+
+def _json_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def describe_model(model: Any) -> dict[str, Any]:
     """The architecture as JSON: nested layers with their constructor arguments."""
     kind = type(model).__name__
-    if kind not in LAYERS or type(model).__module__ != "sevensteps.nn":
+    if kind not in LAYERS or type(model).__module__ not in LAYER_MODULES or _layer_class(kind) is not type(model):
         what = getattr(model, "__name__", None) or kind
         raise ValueError(f"cannot export: the model part {what} is not one of the layers export can describe "
                          f"({', '.join(LAYERS)}); save the weights with learn.save instead")
     if kind == "Sequential":
         return {"type": kind, "layers": [describe_model(m) for m in model]}
-    if kind == "Linear":
-        return {"type": kind, "in_features": model.in_features, "out_features": model.out_features,
-                "bias": model.bias is not None}
-    if kind == "Flatten":
-        return {"type": kind, "start_dim": model.start_dim, "end_dim": model.end_dim}
-    return {"type": kind}
+    spec: dict[str, Any] = {"type": kind}
+    for name in LAYERS[kind]:
+        value = getattr(model, name)
+        spec[name] = value is not None if name == "bias" else _json_value(value)
+    return spec
 
 
 def build_model(spec: dict[str, Any]) -> Any:
-    from . import nn
-
     kind = spec.get("type")
     if kind not in LAYERS:
         raise ValueError(f"unknown layer {kind!r}")
     if kind == "Sequential":
-        return nn.Sequential(*(build_model(s) for s in spec["layers"]))
-    args = {k: v for k, v in spec.items() if k != "type"}
-    return getattr(nn, kind)(**args)
+        return _layer_class(kind)(*(build_model(s) for s in spec["layers"]))
+    # JSON has no tuples: kernel sizes, strides and shapes come back as lists
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "type"}
+    return _layer_class(kind)(**args)
 
 
 def export(learn: Any, path: Any, extra: dict[str, Any] | None = None) -> Path:

@@ -1,8 +1,10 @@
-"""Convolutions and the layers that come with them: pooling, dropout, batch norm (``torch.nn.functional``'s names).
+"""Convolution (``torch.nn.functional.conv2d``), and the home of the ops that come with it.
 
-Images are NCHW arrays: (batch, channels, height, width). Each op is a :class:`Function` with its forward and
-its gradient side by side, vectorized over images and pixels; the only Python loops run over the few offsets
-of a kernel (9 for a 3×3 one).
+Images are NCHW arrays: (batch, channels, height, width). The op is a :class:`Function` with its forward and
+its gradient side by side, vectorized over images and pixels; the only Python loop runs over the few offsets
+of a kernel (9 for a 3×3 one). Pooling, dropout and batch normalisation live in their own modules
+(:mod:`~sevensteps.pooling`, :mod:`~sevensteps.dropout`, :mod:`~sevensteps.normalization`) and are importable
+from here too, as they always were.
 
 How a convolution becomes one matrix product ("im2col"): every output pixel is the dot product of the kernel
 with one window of the input. Laying the windows out as the columns of a matrix ``cols`` of shape
@@ -11,6 +13,11 @@ The windows are read through a strided view of the input (no copying until the s
 The gradient runs the same way back: ``∂W₂ = g₂ @ colsᵀ`` and ``∂cols = W₂ᵀ @ g₂``; "col2im" then adds each
 kernel offset's slice of ``∂cols`` back onto the input positions it was read from, one vectorized slice-add per
 offset (never ``np.add.at``, which is many times slower).
+
+Memory order: a batch of feature maps comes out of the product as (O, OH, OW, N), the image index fastest,
+and stays in that order (the array is a transposed view with shape (N, O, OH, OW)). Pooling, ReLU and the
+next convolution's window gather then run over contiguous rows of N·OW numbers instead of a few pixels at a
+time, and the gradient arrives in the order the products want it. Any input order works; this one is fastest.
 """
 
 from __future__ import annotations
@@ -20,104 +27,8 @@ from typing import Any
 
 from .autograd import Context, Function
 from .backend import xp
-from .random import Generator, get_generator
 from .tensor import Tensor
-
-IntPair = int | tuple[int, int]
-
-
-def _pair(value: IntPair, what: str, layer: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{layer}: {what} must be an int or a pair of ints, not {value!r}")
-    return pair  # type: ignore[return-value]
-
-
-class Geometry:
-    """Where a sliding window goes over an image: kernel, stride, padding, dilation, and the output size.
-
-    ``padding`` is (top, bottom, left, right). Checking happens here, once for every op, so that every bad
-    input gets the same kind of one-line error naming the layer and the shapes.
-    """
-
-    def __init__(self, layer: str, x_shape: tuple[int, ...], kernel: IntPair, stride: IntPair | None,
-                 padding: IntPair | str, dilation: IntPair = 1):
-        self.layer = layer
-        self.kernel = _pair(kernel, "kernel_size", layer)
-        self.stride = self.kernel if stride is None else _pair(stride, "stride", layer)
-        self.dilation = _pair(dilation, "dilation", layer)
-        if min(self.kernel) < 1:
-            raise ValueError(f"{layer}: kernel_size must be positive, not {self.kernel}")
-        if min(self.stride) < 1:
-            raise ValueError(f"{layer}: stride must be positive, not {self.stride}")
-        if min(self.dilation) < 1:
-            raise ValueError(f"{layer}: dilation must be positive, not {self.dilation}")
-        # the extent of a (dilated) kernel on the input
-        self.span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation, strict=True))
-        if padding == "valid":
-            padding = 0
-        if padding == "same":
-            if self.stride != (1, 1):
-                raise ValueError(f"{layer}: padding='same' needs stride 1, not {self.stride}")
-            extra = [s - 1 for s in self.span]  # PyTorch puts the odd pixel at the bottom/right
-            self.padding = (extra[0] // 2, extra[0] - extra[0] // 2, extra[1] // 2, extra[1] - extra[1] // 2)
-        elif isinstance(padding, str):
-            raise ValueError(f"{layer}: padding must be 'valid', 'same', an int or a pair, not {padding!r}")
-        else:
-            ph, pw = _pair(padding, "padding", layer)
-            if min(ph, pw) < 0:
-                raise ValueError(f"{layer}: padding must be >= 0, not {(ph, pw)}")
-            self.padding = (ph, ph, pw, pw)
-        if len(x_shape) != 4:
-            raise ValueError(f"{layer}: expected input of shape (N, C, H, W) (or (C, H, W)), got {tuple(x_shape)}")
-        self.height = x_shape[2] + self.padding[0] + self.padding[1]
-        self.width = x_shape[3] + self.padding[2] + self.padding[3]
-        if self.span[0] > self.height or self.span[1] > self.width:
-            raise ValueError(f"{layer}: kernel {self.span[0]}×{self.span[1]} is larger than the padded input "
-                             f"{self.height}×{self.width} (input {tuple(x_shape)}, padding {self.padding}); "
-                             "the output would be empty")
-        self.out = ((self.height - self.span[0]) // self.stride[0] + 1,
-                    (self.width - self.span[1]) // self.stride[1] + 1)
-
-    @property
-    def padded(self) -> bool:
-        return any(self.padding)
-
-    def pad(self, x: Any, value: float = 0.0) -> Any:
-        if not self.padded:
-            return x
-        top, bottom, left, right = self.padding
-        return xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
-
-    def unpad(self, x: Any) -> Any:
-        top, bottom, left, right = self.padding
-        return x[:, :, top : x.shape[2] - bottom, left : x.shape[3] - right]
-
-    def offsets(self) -> list[tuple[int, int, tuple[slice, slice]]]:
-        """For each kernel position (p, q): the slices of the padded input that it reads, one per output pixel."""
-        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, self.out
-        return [(p, q, (slice(p * dh, p * dh + sh * (oh - 1) + 1, sh), slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)))
-                for p in range(kh) for q in range(kw)]
-
-    def windows(self, x_padded: Any) -> Any:
-        """A strided view (N, C, OH, OW, kh, kw) of every window; no data is copied."""
-        view = xp.lib.stride_tricks.sliding_window_view(x_padded, self.span, axis=(2, 3))
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        return view[:, :, ::sh, ::sw, ::dh, ::dw]
-
-
-def _batched(layer: str, x: Tensor, dims: int = 4) -> tuple[Tensor, bool]:
-    """Accept one unbatched image (C, H, W) as PyTorch does, by adding a batch axis that is removed later."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{layer}: expected a Tensor, got {type(x).__name__}")
-    if x.ndim == dims - 1:
-        return x.unsqueeze(0), True
-    if x.ndim != dims:
-        raise ValueError(f"{layer}: expected input of shape (N, C, H, W) or (C, H, W), got {x.shape}")
-    return x, False
-
-
-# ---------------------------------------------------------------- convolution
+from .windows import Geometry, IntPair, _batched, _pair  # noqa: F401  (_pair: used by layers.py)
 
 
 class Conv2d(Function):
@@ -137,9 +48,10 @@ class Conv2d(Function):
         o, c, kh, kw = weight.shape
         oh, ow = geometry.out
         k = c * kh * kw
-        cols = xp.empty((k + (bias is not None), n * oh * ow), dtype=xp.result_type(x, weight))
-        # rows in (C, kh, kw) order to match weight.reshape(O, -1); one gather copies the windows in
-        xp.copyto(cols[:k].reshape(c, kh, kw, n, oh, ow), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 0, 2, 3))
+        cols = xp.empty((k + (bias is not None), oh * ow * n), dtype=xp.result_type(x, weight))
+        # rows in (C, kh, kw) order to match weight.reshape(O, -1); columns in (OH, OW, N) order, the image
+        # index fastest (see the layout note in the module docstring); one gather copies the windows in
+        xp.copyto(cols[:k].reshape(c, kh, kw, oh, ow, n), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 2, 3, 0))
         w2 = weight.reshape(o, k)
         if bias is not None:
             cols[k] = 1
@@ -147,10 +59,8 @@ class Conv2d(Function):
         out = xp.matmul(w2, cols)
         ctx.save_for_backward(cols, weight)
         ctx.geometry, ctx.x_shape = geometry, x.shape
-        # Shape (N, O, OH, OW), kept in the (O, N, OH, OW) memory order the product made: no transposing copy.
-        # Elementwise ops and pooling keep that order, the next convolution gathers its windows from it
-        # faster, and the gradient arrives in the order backward wants it.
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        # shape (N, O, OH, OW), kept in the (O, OH, OW, N) memory order the product made: no transposing copy
+        return out.reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -159,7 +69,7 @@ class Conv2d(Function):
         needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
         o, c, kh, kw = weight.shape
         k = c * kh * kw
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N·OH·OW): a view when g is in channel-major order
+        g2 = g.transpose(1, 2, 3, 0).reshape(o, -1)  # (O, OH·OW·N): a view when g is in the layout forward made
         grad_w = grad_b = grad_x = None
         if needs_w or needs_b:
             # (cols @ g₂ᵀ)ᵀ rather than g₂ @ colsᵀ: the same numbers, in the layout OpenBLAS multiplies fastest
@@ -169,12 +79,12 @@ class Conv2d(Function):
         if needs_x:
             n = ctx.x_shape[0]
             oh, ow = geometry.out
-            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, n, oh, ow)
-            # accumulate in (C, N, H, W) order: each offset's slice of grad_cols is then one contiguous block
-            grad_padded = xp.zeros((c, n, geometry.height, geometry.width), dtype=g.dtype)
+            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, oh, ow, n)
+            # col2im, in (C, H, W, N) order: each offset's slice is rows of OW·N contiguous numbers
+            grad_padded = xp.zeros((c, geometry.height, geometry.width, n), dtype=g.dtype)
             for p, q, (rows, columns) in geometry.offsets():
-                grad_padded[:, :, rows, columns] += grad_cols[:, p, q]
-            grad_x = geometry.unpad(grad_padded).transpose(1, 0, 2, 3)
+                grad_padded[:, rows, columns] += grad_cols[:, p, q]
+            grad_x = geometry.unpad(grad_padded.transpose(3, 0, 1, 2))
         return grad_x, grad_w, grad_b, None
 
 
@@ -201,293 +111,23 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     return _conv2d("conv2d", input, weight, bias, stride, padding, dilation, groups)
 
 
-# ---------------------------------------------------------------- pooling
-
-
-class MaxPool2d(Function):
-    """out = the largest value in each window (padding counts as −∞);
-    ∂x = g sent to the position that won (the first one, on a tie, as in PyTorch), summed where windows overlap.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x: Any, geometry: Geometry) -> Any:
-        padded = geometry.pad(x, -xp.inf)
-        # A running maximum over the kernel offsets, each offset a strided slice covering every window at once:
-        # 3 vectorized passes for a 2×2 window, many times faster than a reduction over a short last axis.
-        offsets = geometry.offsets()
-        out = padded[(..., *offsets[0][2])].copy(order="K")  # "K": keep the input's memory order
-        for _, _, slices in offsets[1:]:
-            xp.maximum(out, padded[(..., *slices)], out=out)
-        ctx.save_for_backward(padded, out)
-        ctx.geometry = geometry
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple:
-        padded, out = ctx.saved_tensors
-        offsets = ctx.geometry.offsets()
-        grad = xp.zeros_like(padded, dtype=g.dtype)
-        wins = xp.empty_like(out, dtype=bool)
-        unclaimed = xp.ones_like(out, dtype=bool)  # windows whose (first) winner is not found yet
-        # windows that do not overlap write each input pixel once: g·wins goes straight in, no addition
-        overlap = any(s < (k - 1) * d + 1 for s, k, d in zip(ctx.geometry.stride, ctx.geometry.kernel,
-                                                              ctx.geometry.dilation, strict=True))
-        for index, (_, _, slices) in enumerate(offsets):
-            xp.equal(padded[(..., *slices)], out, out=wins)
-            wins &= unclaimed
-            if index < len(offsets) - 1:
-                unclaimed ^= wins
-            if overlap:
-                grad[(..., *slices)] += g * wins
-            else:
-                xp.multiply(g, wins, out=grad[(..., *slices)])
-        return ctx.geometry.unpad(grad), None
-
-
-class AvgPool2d(Function):
-    """out = (Σ of each window) / divisor (the window size, or only its non-padding pixels);
-    ∂x = g / divisor added to every pixel of the window.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x: Any, geometry: Geometry, divisor: Any) -> Any:
-        padded = geometry.pad(x)
-        offsets = geometry.offsets()
-        out = padded[(..., *offsets[0][2])].copy(order="K")
-        for _, _, slices in offsets[1:]:
-            out += padded[(..., *slices)]
-        out /= divisor
-        ctx.geometry, ctx.x_shape, ctx.divisor = geometry, x.shape, divisor
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple:
-        geometry = ctx.geometry
-        n, c = ctx.x_shape[:2]
-        share = g / ctx.divisor
-        grad = xp.zeros((n, c, geometry.height, geometry.width), dtype=g.dtype)
-        for _, _, slices in geometry.offsets():
-            grad[(..., *slices)] += share
-        return geometry.unpad(grad), None, None
-
-
-def _check_pool_padding(geometry: Geometry) -> None:
-    top, _, left, _ = geometry.padding
-    if top > geometry.kernel[0] // 2 or left > geometry.kernel[1] // 2:
-        raise ValueError(f"{geometry.layer}: padding {(top, left)} must be at most half the kernel "
-                         f"{geometry.kernel}")
-
-
-def _pool_input(layer: str, input: Tensor) -> tuple[Tensor, bool]:
-    x, unbatched = _batched(layer, input)
-    if x.shape[1] == 0:
-        raise ValueError(f"{layer}: input {input.shape} has no channels")
-    return x, unbatched
-
-
-def _max_pool2d(layer: str, input: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
-                dilation: IntPair, ceil_mode: bool) -> Tensor:
-    if ceil_mode:
-        raise ValueError(f"{layer}: ceil_mode=True is not supported")
-    x, unbatched = _pool_input(layer, input)
-    geometry = Geometry(layer, x.shape, kernel_size, stride, padding, dilation)
-    _check_pool_padding(geometry)
-    out = MaxPool2d.apply(x, geometry)
-    return out.squeeze(0) if unbatched else out
-
-
-def max_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-               dilation: IntPair = 1, ceil_mode: bool = False) -> Tensor:
-    """The largest value of each kernel_size window, moved by ``stride`` (default: the kernel size)."""
-    return _max_pool2d("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-
-
-def _avg_pool2d(layer: str, input: Tensor, kernel_size: IntPair, stride: IntPair | None, padding: IntPair,
-                ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
-    if ceil_mode:
-        raise ValueError(f"{layer}: ceil_mode=True is not supported")
-    x, unbatched = _pool_input(layer, input)
-    geometry = Geometry(layer, x.shape, kernel_size, stride, padding)
-    _check_pool_padding(geometry)
-    if divisor_override is not None:
-        if divisor_override <= 0:
-            raise ValueError(f"{layer}: divisor_override must be positive, not {divisor_override}")
-        divisor: Any = divisor_override
-    elif count_include_pad or not geometry.padded:
-        divisor = geometry.kernel[0] * geometry.kernel[1]
-    else:  # how many real (non-padding) pixels each window covers
-        inside = geometry.pad(xp.ones((1, 1) + x.shape[2:], dtype=x.dtype))
-        divisor = sum(inside[(..., *slices)] for _, _, slices in geometry.offsets())[0, 0]
-    out = AvgPool2d.apply(x, geometry, divisor)
-    return out.squeeze(0) if unbatched else out
-
-
-def avg_pool2d(input: Tensor, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    """The mean of each kernel_size window, moved by ``stride`` (default: the kernel size)."""
-    return _avg_pool2d("avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       divisor_override)
-
-
-def adaptive_pooling_matrix(size: int, out_size: int, dtype: Any) -> Any:
-    """(out_size, size) matrix whose row i averages input positions ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1,
-    PyTorch's bins for adaptive average pooling."""
-    matrix = xp.zeros((out_size, size), dtype=dtype)
-    for i in range(out_size):  # one row per output position, not per pixel
-        start, end = (i * size) // out_size, -(-((i + 1) * size) // out_size)
-        matrix[i, start:end] = 1 / (end - start)
-    return matrix
-
-
-class AdaptiveAvgPool2d(Function):
-    """out = Pₕ @ x @ P_wᵀ, with P the averaging matrices of the output bins;  ∂x = Pₕᵀ @ g @ P_w."""
-
-    @staticmethod
-    def forward(ctx: Context, x: Any, out_size: tuple[int, int]) -> Any:
-        ctx.rows = adaptive_pooling_matrix(x.shape[2], out_size[0], x.dtype)
-        ctx.columns = adaptive_pooling_matrix(x.shape[3], out_size[1], x.dtype)
-        return xp.matmul(xp.matmul(ctx.rows, x), ctx.columns.T)
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple:
-        return xp.matmul(xp.matmul(ctx.rows.T, g), ctx.columns), None
-
-
-def _adaptive_avg_pool2d(layer: str, input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
-    x, unbatched = _pool_input(layer, input)
-    sizes = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
-    if len(sizes) != 2:
-        raise ValueError(f"{layer}: output_size must be an int or a pair, not {output_size!r}")
-    out_size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(sizes))
-    if min(out_size) < 1:
-        raise ValueError(f"{layer}: output_size must be positive, not {output_size!r}")
-    if min(x.shape[2:]) < 1:
-        raise ValueError(f"{layer}: input {input.shape} has an empty image")
-    out = AdaptiveAvgPool2d.apply(x, out_size)
-    return out.squeeze(0) if unbatched else out
-
-
-def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
-    """Average pooling to a fixed output size, whatever the input size (bins as in PyTorch)."""
-    return _adaptive_avg_pool2d("adaptive_avg_pool2d", input, output_size)
-
-
-# ---------------------------------------------------------------- dropout
-
-
-class Dropout(Function):
-    """out = x·m / (1 − p), with m a random 0/1 mask that keeps each value with probability 1 − p;
-    ∂x = g·m / (1 − p). The scaling keeps the expected value, so nothing changes at evaluation, where
-    dropout is off."""
-
-    @staticmethod
-    def forward(ctx: Context, x: Any, p: float, generator: Generator) -> Any:
-        if p == 1:
-            scale = xp.zeros(x.shape, dtype=x.dtype)
-        else:
-            keep = generator.uniform(0.0, 1.0, x.shape, x.dtype) >= p
-            scale = keep * xp.asarray(1 / (1 - p), dtype=x.dtype)
-        ctx.scale = scale
-        return x * scale
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple:
-        return g * ctx.scale, None, None
-
-
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Generator | None = None) -> Tensor:
-    """Zero each value with probability ``p`` while training (seeded through ``generator``), scaling the rest."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability p must be between 0 and 1, not {p}")
-    if not training or p == 0:
-        return input
-    return Dropout.apply(input, p, get_generator(generator))
-
-
-# ---------------------------------------------------------------- batch normalisation
-
-
-class BatchNorm(Function):
-    """Per channel c: x̂ = (x − μ_c) / √(σ²_c + ε),  out = γ_c·x̂ + β_c.
-
-    Training: μ, σ² are the batch's mean and (biased) variance over every axis but the channels, and the
-    running statistics move towards them (running_var with the unbiased variance, as PyTorch);
-    ∂x = (γ/σ̂)·(g − mean(g) − x̂·mean(g·x̂)), the means over a channel's n values, σ̂ = √(σ² + ε).
-    Evaluation: μ, σ² are the running statistics, constants, so ∂x = g·γ/σ̂.
-    Both: ∂γ = Σ g·x̂,  ∂β = Σ g.
-    """
-
-    @staticmethod
-    def forward(ctx: Context, x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
-                training: bool, momentum: float, eps: float) -> Any:
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        if training:
-            count = x.size // x.shape[1]
-            mean = x.mean(axis=axes)
-            centered = x - mean.reshape(shape)
-            var = xp.mean(centered * centered, axis=axes)
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-                running_var *= 1 - momentum
-                running_var += momentum * var * (count / (count - 1))
-        else:
-            centered = x - running_mean.reshape(shape)
-            var = running_var
-        invstd = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        x_hat = centered * invstd.reshape(shape)
-        out = x_hat * weight.reshape(shape) if weight is not None else x_hat.copy()
-        if bias is not None:
-            out += bias.reshape(shape)
-        ctx.save_for_backward(x_hat, invstd, weight)
-        ctx.axes, ctx.shape, ctx.training = axes, shape, training
-        return out
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple:
-        x_hat, invstd, weight = ctx.saved_tensors
-        axes, shape = ctx.axes, ctx.shape
-        needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
-        grad_w = (g * x_hat).sum(axis=axes) if needs_w else None
-        grad_b = g.sum(axis=axes) if needs_b else None
-        grad_x = None
-        if needs_x:
-            scale = invstd if weight is None else invstd * weight
-            if ctx.training:
-                mean_g = g.mean(axis=axes).reshape(shape)
-                mean_g_xhat = (g * x_hat).mean(axis=axes).reshape(shape)
-                grad_x = (g - mean_g - x_hat * mean_g_xhat) * scale.reshape(shape)
-            else:
-                grad_x = g * scale.reshape(shape)
-        return grad_x, grad_w, grad_b, None, None, None, None, None
-
-
-def _batch_norm(layer: str, input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
-                weight: Tensor | None, bias: Tensor | None, training: bool, momentum: float, eps: float) -> Tensor:
-    if input.ndim < 2:
-        raise ValueError(f"{layer}: expected input of shape (N, C, ...), got {input.shape}")
-    channels = input.shape[1]
-    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
-                        ("bias", bias)):
-        if value is not None and value.shape != (channels,):
-            raise ValueError(f"{layer}: {name} has shape {value.shape}, but the input {input.shape} has "
-                             f"{channels} channels (expected ({channels},))")
-    if not training and (running_mean is None or running_var is None):
-        raise ValueError(f"{layer}: evaluation needs running_mean and running_var (or training=True)")
-    if training and input.numel() // max(channels, 1) <= 1:
-        raise ValueError(f"{layer}: expected more than 1 value per channel when training, got input {input.shape}")
-    return BatchNorm.apply(input, weight, bias, running_mean, running_var, training=training, momentum=momentum,
-                           eps=eps)
-
-
-def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
-               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel to mean 0, variance 1 (batch statistics in training, running ones otherwise),
-    then scale by ``weight`` and shift by ``bias``; training also updates the running statistics in place."""
-    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
-
-
 def fan_in_bound(fan_in: int) -> float:
     """PyTorch's default init bound: kaiming_uniform(a=√5) gives ±√(6 / ((1 + 5)·fan_in)) = ±1/√fan_in."""
     return 1 / math.sqrt(fan_in) if fan_in else 0.0
+
+
+# The ops that come with convolutions, importable from here as before the split.
+from .dropout import Dropout, dropout  # noqa: E402, F401
+from .normalization import BatchNorm, _batch_norm, batch_norm  # noqa: E402, F401
+from .pooling import (  # noqa: E402, F401
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    MaxPool2d,
+    _adaptive_avg_pool2d,
+    _avg_pool2d,
+    _max_pool2d,
+    adaptive_avg_pool2d,
+    adaptive_pooling_matrix,
+    avg_pool2d,
+    max_pool2d,
+)

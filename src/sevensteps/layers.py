@@ -1,12 +1,12 @@
 """Layers for images: Conv2d, pooling, BatchNorm (``torch.nn``'s names), and the built-in ``cnn`` model.
 
-The math lives in :mod:`sevensteps.conv`; these Modules own the weights (PyTorch's initialisation), the
-train/eval switch, and a repr that names them in error messages as PyTorch prints them.
+The math lives in :mod:`sevensteps.conv`, :mod:`~sevensteps.pooling` and :mod:`~sevensteps.normalization`; these
+Modules own the weights (PyTorch's initialisation), the train/eval switch, and a repr that names them in error
+messages as PyTorch prints them.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import conv
@@ -221,6 +221,7 @@ class AsImages(Module):
 
     def __init__(self, channels: int = 1, height: int = 28, width: int = 28):
         super().__init__()
+        self.channels, self.height, self.width = channels, height, width
         self.image_shape = (channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -271,25 +272,6 @@ def random_shift(images: Any, max_shift: int, generator: Generator) -> Any:
 
 
 # ---------------------------------------------------------------- the built-in cnn model
-
-CNN_RECIPE: dict[str, Any] = {
-    "optimizer": "adam",
-    "lr": 1e-3,
-    # the learning rate falls from lr to 0 along half a cosine over the whole run, batch by batch:
-    # lr_t = lr·(1 + cos(π·t/T))/2. The last steps are small, so the final weights do not jump around.
-    "schedule": "cosine",
-    "batch_size": 32,  # tried on 3 vs 7: 64 and 12 epochs gave 98.6%, 32 and 20 epochs 99.4% (bench/conv.py)
-    "epochs": 20,
-    "loss": "cross_entropy",  # for more than two classes
-    "binary_loss": "bce",  # binary_cross_entropy_with_logits, for two classes (one output)
-    "augment": "RandomShift(2): each training image moved by up to 2 pixels, seeded; off in eval()",
-}
-
-
-def cosine_lr(lr: float, step: int, total_steps: int) -> float:
-    """The recipe's schedule: lr·(1 + cos(π·step/total_steps))/2, from lr at step 0 down to 0 at the end."""
-    return lr * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1))) / 2
-
 
 def cnn(n_outputs: int, generator: Generator | None = None, max_shift: int = 2) -> Module:
     """Random shifts of up to ``max_shift`` pixels while training, two 3×3 convolution blocks with 2×2 max

@@ -9,6 +9,7 @@ imports only the standard library, so the command line can offer the names witho
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class Recipe:
     epochs: int
     options: tuple[str, ...] = ()  # keyword options the builder takes, e.g. ("hidden",)
     about: str = ""
+    schedule: str = "constant"  # how lr moves during the run: "constant", or "cosine" (see CosineDecay)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -31,10 +33,12 @@ RECIPES: dict[str, Recipe] = {
     "linear": Recipe("sevensteps.models:linear", "sgd", 1.0, 256, 20, about="784→1, one weight per pixel"),
     # 97.84% on the same (tests/test_cli.py): lr 0.1 with batch 256 got 96.96%
     "mlp": Recipe("sevensteps.models:mlp", "sgd", 0.5, 64, 40, ("hidden",), about="784→hidden→ReLU→1"),
-    # bench/conv.py: 99.36% on the same with batch 32, 20 epochs (98.58% with batch 64, 12 epochs)
-    "cnn": Recipe("sevensteps.layers:cnn", "adam", 1e-3, 32, 20,
+    # bench/conv.py: 99.36% on the same with batch 32, 20 epochs (98.58% with batch 64, 12 epochs); random shifts
+    # of up to 2 pixels while training (seeded, off in eval()) are part of the model
+    "cnn": Recipe("sevensteps.layers:cnn", "adam", 1e-3, 32, 20, schedule="cosine",
                   about="random shifts, two 3×3 conv blocks with max pooling, 1600→128→dropout→out"),
 }
+SCHEDULES = ("constant", "cosine")
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 BINARY_LOSSES = ("mnist_loss", "bce")
@@ -46,6 +50,39 @@ def recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+def cosine_lr(lr: float, step: int, total_steps: int) -> float:
+    """The cosine schedule: lr·(1 + cos(π·step/total_steps))/2, from lr at step 0 down to 0 at the end."""
+    return lr * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1))) / 2
+
+
+class CosineDecay:
+    """A Learner callback: before each batch, the learning rate falls along half a cosine from ``learn.lr`` to 0
+    over the whole run (:func:`cosine_lr`, batch by batch), so the last steps are small and the final weights do
+    not jump around.
+
+    The rate depends only on where the run is (epoch, batch, planned epochs), never on what came before, so a
+    run resumed from its checkpoint takes the same steps. The planned length is the smallest ``MaxEpochs``
+    among the stop rules (with none, the rate stays at ``learn.lr``); changing ``--epochs`` on resume
+    stretches the rest of the curve.
+    """
+
+    def before_batch(self, learn: Any) -> None:
+        from .stopping import MaxEpochs
+        from .training import set_lr
+
+        planned = [rule.epochs for rule in learn.stop_rules if isinstance(rule, MaxEpochs)]
+        if not planned:
+            return
+        per_epoch = len(learn.dls.train)
+        step = (learn.epoch - 1) * per_epoch + learn.batch - 1
+        set_lr(learn.opt, cosine_lr(learn.lr, step, min(planned) * per_epoch))
+
+
+def recipe_callbacks(name: str) -> list[Any]:
+    """The callbacks a built-in model's recipe trains with (its learning-rate schedule)."""
+    return [CosineDecay()] if recipe(name).schedule == "cosine" else []
 
 
 def build_model(name: str, n_outputs: int, generator: Any = None, **options: Any) -> Any:
