@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from .views import encode_weights, number
+from .views import encode_weights
 
 
 def status(session: Any) -> str:
@@ -29,7 +29,7 @@ def live_part(session: Any) -> dict[str, Any]:
         "version": session.version, "slow_version": session.slow_version, "status": status(session),
         "mode": session.mode, "lit": session.lit, "steps": dict(session.texts), "speed": session.speed,
         "lr_now": session.lr_now(), "epoch": learn.epoch, "batch": learn.batch, "n_batches": len(learn.dls.train),
-        "curve": [[b, number(v), number(a)] for b, v, a in session.curve],
+        "curve": session.curve,  # (batch, loss, accuracy) with null for NaN, ready for JSON
         "weights": encode_weights(learn.params[0].data), "diagnosis": session.diagnosis(),
     }
 

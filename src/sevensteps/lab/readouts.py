@@ -11,19 +11,19 @@ import math
 from typing import Any
 
 from ..backend import xp
+from ..metrics import accuracy
+from .views import number
 
 MAX_CURVE_POINTS = 600
 
 
 def norm(arrays: Any) -> float:
-    """√Σ w² over several arrays."""
-    return math.sqrt(sum(float((a * a).sum()) for a in arrays))
+    """√Σ w² over several arrays (a dot product each: no temporary arrays, once per batch in Play)."""
+    return math.sqrt(sum(float(xp.vdot(flat, flat)) for flat in (a.ravel(order="K") for a in arrays)))
 
 
 def describe(session: Any, point: str, learn: Any) -> None:
     """Record the numbers ``point`` shows, right after it ran (in the training thread)."""
-    from ..metrics import accuracy
-
     texts = session.texts
     params = learn.params
     if point == "init":
@@ -37,7 +37,7 @@ def describe(session: Any, point: str, learn: Any) -> None:
         value = learn.loss_value.item()
         texts["loss"] = f"{learn.loss_name} = {value:.4f}"
         session.batches_seen += 1
-        session.curve.append((session.batches_seen, value, session.batch_accuracy))
+        session.curve.append((session.batches_seen, number(value), number(session.batch_accuracy)))
         if len(session.curve) > MAX_CURVE_POINTS:  # keep every other point: bounded memory, whole run shown
             session.curve = session.curve[::2]
             session.curve_stride *= 2
@@ -46,8 +46,9 @@ def describe(session: Any, point: str, learn: Any) -> None:
     elif point == "gradient":
         grads = [p.grad.data for p in params if p.grad is not None]
         session.grad_norm = norm(grads)
-        first = xp.abs(grads[0]).reshape(-1, 784).max(axis=0)
-        top = xp.argsort(-first)[:3]
+        first = xp.abs(grads[0]).max(axis=0)  # (units, 784): each pixel's largest
+        top3 = xp.argpartition(first, -3)[-3:]
+        top = top3[xp.argsort(-first[top3])]
         where = ", ".join(f"({int(i) // 28},{int(i) % 28}) {float(first[i]):.2g}" for i in top)
         texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest at pixel {where}"
         session.weights_before = [p.data.copy() for p in params]

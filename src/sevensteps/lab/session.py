@@ -14,6 +14,7 @@ callback), :mod:`.readouts` (each step's numbers), :mod:`.snapshots` (rewind), :
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -32,6 +33,17 @@ __all__ = ["MODES", "STEPS", "LabError", "LabSettings", "Session"]
 
 STEPS = ("init", "predict", "loss", "gradient", "step", "repeat", "stop")
 MODES = ("paused", "step", "batch", "epoch", "play")
+
+
+def blas_threads() -> int:
+    """BLAS threads for training in the lab: all cores but two (at least one).
+
+    The page's browser and the server's event loop need a core while the lab plays. OpenBLAS's threads
+    spin-wait for each other after every product, so when one of them is descheduled by the browser a
+    small product takes milliseconds instead of microseconds: on two cores, two BLAS threads made Play
+    with the page open 5× slower than one thread (bench/lab.py).
+    """
+    return max(1, (os.cpu_count() or 2) - 2)
 
 
 class Session:
@@ -121,7 +133,7 @@ class Session:
         self.finished: str | None = None
         self.lit = "init"
         self.texts: dict[str, str] = dict.fromkeys(STEPS, "")
-        self.curve: list[tuple[int, float, float]] = []  # (batch number, loss, batch accuracy)
+        self.curve: list[tuple[int, float | None, float | None]] = []  # (batch, loss, batch accuracy)
         self.curve_stride = 1
         self.batches_seen = 0
         self.snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
@@ -135,7 +147,8 @@ class Session:
         self.update_ratio: deque[tuple[int, float]] = deque(maxlen=20)
         self.init_weight_norm = 1.0
         self.weight_norm = 1.0
-        self.views: dict[str, Any] = {"confusion": None, "mistakes": []}
+        self.views: dict[str, Any] = {"confusion": None, "mistakes": [], "epochs": 0}
+        self.views_at = 0.0
         self.speed = 0.0  # batches per second in Play; 0 = as fast as it goes
         self.last_batch_time = 0.0
         self.last_publish = 0.0
@@ -163,15 +176,20 @@ class Session:
         learner = self.learner
 
         def run() -> None:
+            from threadpoolctl import threadpool_limits
+
             from ..callbacks import CancelFitException
 
             reason = ""
             try:
-                reason = learner.fit().stopped_because
+                with threadpool_limits(blas_threads(), user_api="blas"):
+                    reason = learner.fit().stopped_because
             except CancelFitException as cancel:  # cancelled in after_init: init runs before fit's own handler
                 reason = str(cancel)
             except Exception as error:  # the lab must say what went wrong, and keep serving
                 reason = f"training failed: {type(error).__name__}: {error}"
+            if self.learner is learner and not self.cancelled:
+                self.refresh_views()
             with self.cond:
                 if self.learner is learner and not self.cancelled:
                     self.finished = reason
@@ -236,6 +254,24 @@ class Session:
         self.published = (self.frame, self.live)
         for listener in list(self.listeners):
             listener()
+
+    def refresh_views(self) -> None:
+        """The validation confusion matrix and mistakes of the weights now, unless they are of this epoch
+        already (one more pass over the validation set: in Play, :mod:`.pacer` calls this at most once a second)."""
+        from .views import validation_views
+
+        learn = self.learner
+        if self.views["epochs"] == len(learn.history):
+            return
+        if not learn.history:
+            with self.cond:
+                self.views = {"confusion": None, "mistakes": [], "epochs": 0}
+            return
+        views = validation_views(learn.model, self.splits)
+        with self.cond:
+            self.views = {**views, "epochs": len(learn.history)}
+            self.views_at = time.perf_counter()
+            self.slow_dirty = True
 
     def publish(self) -> None:
         with self.cond:
@@ -329,6 +365,8 @@ class Session:
             self.epoch_snapshots = deque((s for s in self.epoch_snapshots if s.id <= snap.id),
                                          maxlen=self.max_snapshots)
             self.update_ratio.clear()
+            self.views["epochs"] = -1  # other weights now
+            self.refresh_views()
             self.mode, self.waiting, self.finished, self.cancelled = "paused", False, None, False
             self.thread = None
             self.lit = "repeat"
