@@ -261,6 +261,55 @@ def test_wrong_token_or_host_is_refused(lab):
     assert (after["mode"], after["epoch"], after["batch"]) == (before["mode"], before["epoch"], before["batch"])
 
 
+def draw_stroke(page, points) -> None:
+    """One mouse stroke on the drawing pad through ``points`` (pixels from its top-left corner)."""
+    page.locator("#pad").scroll_into_view_if_needed()
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def test_the_cnn_in_the_lab_filters_a_batch_and_a_drawn_seven(page, tmp_path):
+    process, url = start_lab(tmp_path)  # a lab of its own: the tests above share theirs, in order
+    cnn = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        cnn.goto(url)
+        wait_rendered(cnn)
+        cnn.select_option("#set-model", "cnn")
+        cnn.select_option("#set-optimizer", "adam")
+        cnn.locator("#set-batch_size").fill("64")
+        cnn.click("#btn-apply")
+        wait_until(lambda: text(cnn, "#message").startswith("new weights from init"), timeout=60, what="the cnn")
+        assert "model='cnn'" in text(cnn, "#code") and "optimizer='adam'" in text(cnn, "#code")
+        # The weights view: 32 first-layer 3×3 filters, tiled 6 by 6 with 1-pixel gaps.
+        assert cnn.eval_on_selector("#weights", "c => [c.width, c.height]") == [23, 23]
+        cnn.locator("#lr").fill("-3")
+        wait_until(lambda: text(cnn, "#message") == "lr 0.001 from the next step", what="lr 0.001")
+        cnn.click("#btn-batch")
+        wait_until(lambda: "batch 1 of" in text(cnn, "#step-repeat .num"), timeout=60, what="one cnn batch")
+        assert "in filter" in text(cnn, "#step-gradient .num")
+        cnn.click("#btn-nudge-chosen")
+        wait_until(lambda: "weights on a batch" in text(cnn, "#nudge-times"), timeout=120, what="cnn gradcheck")
+        for row in cnn.locator("#nudge-table tr").all_inner_texts()[1:]:
+            _, nudging, backprop = row.split("\t")
+            assert float(nudging) == pytest.approx(float(backprop), rel=1e-4, abs=1e-8)
+        cnn.click("#btn-epoch")
+        wait_until(lambda: text(cnn, "#acc-valid") != "–", timeout=120, what="one cnn epoch")
+        assert percent_of(text(cnn, "#acc-valid")) > 0.9
+        draw_stroke(cnn, [(70, 60), (210, 60), (120, 240)])  # a 7
+        wait_until(lambda: text(cnn, "#draw-prediction"), timeout=30, what="the cnn's prediction")
+        assert text(cnn, "#draw-prediction").startswith("7 (")
+        assert text(cnn, "#evidence-kind") == "gradient × input"
+        assert cnn.locator("#draw-evidence").is_visible()
+    finally:
+        cnn.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
 # ---------------------------------------------------------------- the session, without a browser
 
 
@@ -372,7 +421,7 @@ def test_lr_changes_take_effect_at_the_next_step_and_bad_settings_are_named():
         assert "lr × |∇| = 0.5 ×" in session.frame["steps"]["step"]
         assert session.configure(LabSettings(lr=0.25), keep_weights=True).startswith("lr")
         assert session.frame["epoch"] == 1  # the run was kept
-        for bad, message in ((LabSettings(model="cnn"), "model"), (LabSettings(lr=float("nan")), "lr"),
+        for bad, message in ((LabSettings(model="resnet"), "model"), (LabSettings(lr=float("nan")), "lr"),
                              (LabSettings(batch_size=0), "batch_size"), (LabSettings(digits="3"), "digits"),
                              (LabSettings(loss="cross_entropy"), "does not fit")):
             with pytest.raises(LabError, match=message):

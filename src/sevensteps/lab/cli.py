@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="sample",
                         help="training source: sample (default), mnist, mnist_sample, fashion-mnist, or a path")
     parser.add_argument("--digits", default="3,7", help="classes to tell apart: 3,7 (default), 0-4, or all")
-    parser.add_argument("--model", default="linear", help="linear (default) or mlp")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 1.0 linear, 0.1 mlp)")
+    parser.add_argument("--model", default="linear", help="linear (default), mlp or cnn")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 1.0 linear, 0.1 mlp and cnn)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; anything else lets other machines in)")

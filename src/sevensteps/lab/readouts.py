@@ -22,6 +22,19 @@ def norm(arrays: Any) -> float:
     return math.sqrt(sum(float(xp.vdot(flat, flat)) for flat in (a.ravel(order="K") for a in arrays)))
 
 
+def largest_gradients(grad: Any) -> str:
+    """Where the first layer's gradient is largest: at which pixels (one weight per pixel), or in which
+    filter of a convolution and where in its kernel."""
+    size = xp.abs(grad)
+    if size.ndim == 2:  # (units, 784): each pixel's largest over the units
+        first = size.max(axis=0)
+        top3 = xp.argpartition(first, -3)[-3:]
+        top = top3[xp.argsort(-first[top3])]
+        return "at pixel " + ", ".join(f"({int(i) // 28},{int(i) % 28}) {float(first[i]):.2g}" for i in top)
+    where = xp.unravel_index(int(size.argmax()), size.shape)  # (filter, channel, row, column)
+    return f"in filter {int(where[0])} at ({int(where[-2])},{int(where[-1])}) {float(size.max()):.2g}"
+
+
 def describe(session: Any, point: str, learn: Any) -> None:
     """Record the numbers ``point`` shows, right after it ran (in the training thread)."""
     texts = session.texts
@@ -46,11 +59,7 @@ def describe(session: Any, point: str, learn: Any) -> None:
     elif point == "gradient":
         grads = [p.grad.data for p in params if p.grad is not None]
         session.grad_norm = norm(grads)
-        first = xp.abs(grads[0]).max(axis=0)  # (units, 784): each pixel's largest
-        top3 = xp.argpartition(first, -3)[-3:]
-        top = top3[xp.argsort(-first[top3])]
-        where = ", ".join(f"({int(i) // 28},{int(i) % 28}) {float(first[i]):.2g}" for i in top)
-        texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest at pixel {where}"
+        texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest {largest_gradients(grads[0])}"
         session.weights_before = [p.data.copy() for p in params]
     elif point == "step":
         lr = learn.opt.param_groups[0]["lr"]

@@ -13,12 +13,20 @@ MAX_MISTAKES = 8
 
 
 def encode_weights(weights: Any) -> dict[str, Any]:
-    """A weight matrix (units, 784) as int8 levels of ±max|w| in base64: small enough to stream."""
-    weights = xp.asarray(weights, dtype=xp.float32).reshape(-1, 784)
+    """A first layer's weights as int8 levels of ±max|w| in base64, small enough to stream: one 28×28 tile
+    per unit for a (units, 784) matrix, one k×k tile per filter for a convolution's (filters, 1, k, k)."""
+    weights = xp.asarray(weights, dtype=xp.float32)
+    if weights.ndim == 4:  # (filters, channels, k, k): the first input channel's kernel of each filter
+        side = weights.shape[-1]
+        weights = weights[:, 0]
+    else:
+        side = 28
+    weights = weights.reshape(-1, side * side)
     finite = xp.where(xp.isfinite(weights), weights, 0)
     scale = float(xp.abs(finite).max()) or 1.0
     levels = xp.round(finite / scale * 127).astype(xp.int8)
-    return {"units": int(weights.shape[0]), "scale": scale, "data": base64.b64encode(levels.tobytes()).decode()}
+    return {"units": int(weights.shape[0]), "side": side, "scale": scale,
+            "data": base64.b64encode(levels.tobytes()).decode()}
 
 
 def encode_image(image: Any) -> str:
