@@ -4,6 +4,7 @@ only when an epoch ends or a setting changes (settings, history, views, snapshot
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -45,3 +46,27 @@ def slow_part(session: Any) -> dict[str, Any]:
         "message": session.message, "code": session.code(),
         "train_size": len(learn.dls.train.dataset), "valid_size": len(learn.dls.valid.dataset),
     }
+
+
+def publish(session: Any, force: bool) -> None:
+    """Build ``session``'s next frame and tell its listeners (caller holds the lock); without ``force``, at
+    most ``session.fps`` frames a second.
+
+    A frame has a live part (numbers that change every batch) and a slow part (history, views,
+    snapshots, code) rebuilt only when it changed, so streaming stays cheap while playing; the server
+    sends the slow part only to pages that have not seen its ``slow_version`` yet.
+    """
+    now = time.perf_counter()
+    if not force and now - session.last_publish < 1 / session.fps:
+        return
+    session.last_publish = now
+    session.version += 1
+    if force or session.slow_dirty or session.slow is None:
+        session.slow_version += 1
+        session.slow = slow_part(session)
+        session.slow_dirty = False
+    session.live = live_part(session)
+    session.frame = {**session.live, **session.slow}
+    session.published = (session.frame, session.live)
+    for listener in list(session.listeners):
+        listener()

@@ -115,3 +115,17 @@ def _nudge_chosen(loss_of: Callable[..., Tensor], names: Any, arrays: Any, batch
     return {"weights": len(pick), "batch": batch, "numeric_seconds": numeric_seconds,
             "backprop_seconds": backprop_seconds, "rows": rows,
             "max_abs_diff": max(abs(r["nudging"] - r["backprop"]) for r in rows)}
+
+
+def nudge_current_batch(session: Any, which: str) -> dict[str, Any]:
+    """:func:`compare` on the session's current batch (before the first batch: the first images, without
+    drawing from the shuffling generator) with the weights as they are now."""
+    learn = session.learner
+    with session.cond:
+        if learn.batch and getattr(learn, "xb", None) is not None:
+            xb, yb = learn.xb.data, learn.yb.data
+        else:
+            train = learn.dls.train
+            xb, yb = (a[:train.batch_size] for a in train.dataset.arrays)
+        weights = session.current_weights()
+    return compare(session.settings.model, learn.loss_func, weights, xb, yb, which)

@@ -1,10 +1,11 @@
 """What the page draws, as JSON-ready values: weights and digits as compact base64, the validation
-confusion matrix and the most confidently wrong validation digits."""
+confusion matrix and the most confidently wrong validation digits (and when to recompute those)."""
 
 from __future__ import annotations
 
 import base64
 import math
+import time
 from typing import Any
 
 from ..backend import xp
@@ -56,3 +57,20 @@ def validation_views(model: Any, splits: Any) -> dict[str, Any]:
                  "predicted": names[int(guess[i])], "probability": float(probs[i, guess[i]])} for i in order]
     matrix = confusion_matrix(splits.valid.labels, xp.asarray(splits.classes)[guess], splits.classes)
     return {"confusion": matrix.tolist(), "mistakes": mistakes}
+
+
+def refresh(session: Any) -> None:
+    """The validation confusion matrix and mistakes of the weights now, unless they are of this epoch
+    already (one more pass over the validation set: in Play, :mod:`.pacer` calls this at most once a second)."""
+    learn = session.learner
+    if session.views["epochs"] == len(learn.history):
+        return
+    if not learn.history:
+        with session.cond:
+            session.views = {"confusion": None, "mistakes": [], "epochs": 0}
+        return
+    views = validation_views(learn.model, session.splits)
+    with session.cond:
+        session.views = {**views, "epochs": len(learn.history)}
+        session.views_at = time.perf_counter()
+        session.slow_dirty = True
