@@ -38,13 +38,20 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
     """The lab's ASGI app for one session and one launch token."""
     cache: dict[str, Any] = {"version": None}
 
-    def frame_texts() -> tuple[int, int, str, str]:
-        """(version, slow version, the whole frame as JSON, its live part as JSON), encoded once per version."""
+    def published() -> tuple[int, int, dict[str, Any], dict[str, Any]]:
+        """(version, slow version, the whole frame, its live part) of the newest frame."""
         frame, live = session.published  # one tuple: a frame and its own live part
-        if cache["version"] != frame.get("version"):
-            cache.update(version=frame.get("version"), slow=frame.get("slow_version"), full=json.dumps(frame),
-                         live=json.dumps(live))
-        return cache["version"], cache["slow"], cache["full"], cache["live"]
+        return frame.get("version"), frame.get("slow_version"), frame, live
+
+    def as_json(version: int, part: str, value: dict[str, Any]) -> str:
+        """``value`` (the frame's ``part``: full or live) as JSON, encoded at most once per version and part,
+        and only when some page or request needs it."""
+        if cache["version"] != version:
+            cache.clear()
+            cache["version"] = version
+        if part not in cache:
+            cache[part] = json.dumps(value)
+        return cache[part]
 
     def check_token(request: Request) -> None:
         given = request.headers.get("x-lab-token") or request.query_params.get("token") or ""
@@ -71,7 +78,8 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def state(request: Request) -> Response:
-        return Response(frame_texts()[2], media_type="application/json")
+        version, _, frame, _ = published()
+        return Response(as_json(version, "full", frame), media_type="application/json")
 
     async def stream(request: Request) -> Response:
         loop = asyncio.get_running_loop()
@@ -83,13 +91,13 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
             try:
                 while not session_closed["yes"]:
                     wake.clear()
-                    version = frame_texts()[0]
-                    if version != sent_version:
+                    if published()[0] != sent_version:
                         pause = 1 / fps - (time.monotonic() - sent_at)
                         if pause > 0:  # bounded rate; whatever is newest after the pause is sent
                             await asyncio.sleep(pause)
-                        version, slow, full, live = frame_texts()
-                        text = live if slow == sent_slow else full  # the page keeps the slow part it has
+                        version, slow, frame, live = published()
+                        # the page keeps the slow part it has: send it only when it changed
+                        text = as_json(version, "live", live) if slow == sent_slow else as_json(version, "full", frame)
                         sent_version, sent_slow = version, slow
                         sent_at = quiet_since = time.monotonic()
                         yield f"data: {text}\n\n"
