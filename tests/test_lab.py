@@ -313,6 +313,11 @@ def test_the_cnn_in_the_lab_filters_a_batch_and_a_drawn_seven(page, tmp_path):
 # ---------------------------------------------------------------- the session, without a browser
 
 
+def curve_of(frame: dict) -> list:
+    """The whole loss curve of a frame: its slow part's points, then the live part's newest."""
+    return frame["curve_head"] + frame["curve_tail"]
+
+
 def play_to_end(session: Session) -> None:
     session.control("play")
     wait_until(lambda: session.frame["status"].startswith("stopped"), what="the end of training")
@@ -328,12 +333,12 @@ def test_rewind_replays_exactly_the_same_batches():
         mid_epoch = session.frame["snapshots"][-1]
         assert mid_epoch["label"] == "epoch 2, batch 1"
         play_to_end(session)
-        first_run = [point[1] for point in session.frame["curve"]]
+        first_run = [point[1] for point in curve_of(session.frame)]
         final = session.current_weights()
         session.rewind(mid_epoch["id"])
-        assert session.frame["curve"] == [p for p in session.frame["curve"] if p[0] <= 5]
+        assert curve_of(session.frame) == [p for p in curve_of(session.frame) if p[0] <= 5]
         play_to_end(session)
-        assert [point[1] for point in session.frame["curve"]] == first_run
+        assert [point[1] for point in curve_of(session.frame)] == first_run
         for name, value in session.current_weights().items():
             np.testing.assert_array_equal(value, final[name])
         with pytest.raises(LabError, match="no such snapshot"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backend import xp
+
 
 def diagnose(learn: Any, lr: float, finished: str | None, curve: list[tuple[int, float | None, float | None]],
              update_ratio: Any, weight_norm: float, init_weight_norm: float, n_classes: int) -> str | None:
@@ -17,7 +19,7 @@ def diagnose(learn: Any, lr: float, finished: str | None, curve: list[tuple[int,
                 f"The weights went back to the last good epoch; try lr {lr / 10:g} and press Play.")
     losses = [v for _, v, _ in curve if v is not None]  # the curve holds None for NaN and infinity
     if len(losses) >= 12:
-        best = min(sum(losses[i:i + 4]) / 4 for i in range(len(losses) - 3))
+        best = float(xp.convolve(xp.asarray(losses), xp.full(4, 0.25), mode="valid").min())  # of 4 in a row
         recent = sum(losses[-4:]) / 4
         if recent > 2 * best + 0.02:
             return (f"The loss is rising (now {recent:.3g}, it was {best:.3g}): the learning rate {lr:g} is too "

@@ -125,6 +125,7 @@ class Session:
         self.texts: dict[str, str] = dict.fromkeys(STEPS, "")
         self.curve: list[tuple[int, float | None, float | None]] = []  # (batch, loss, batch accuracy)
         self.curve_stride = 1
+        self.curve_head_length = 0  # the curve's points in the slow part (frames.py)
         self.batches_seen = 0
         self.snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
         self.epoch_snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)

@@ -42,6 +42,7 @@ function connect() {
   source.onmessage = (event) => {
     // A frame without the slow part (history, views, code) keeps the one the page already has.
     latest = Object.assign({}, latest || {}, JSON.parse(event.data));
+    latest.curve = latest.curve_head.concat(latest.curve_tail);  // the slow part's points, then the newest
     window.labStats.received += 1;
     if (!scheduled) {
       scheduled = true;
