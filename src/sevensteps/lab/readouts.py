@@ -1,13 +1,15 @@
 """The numbers each of the seven steps shows on the page, recorded right after the step ran.
 
 predict: the batch's accuracy; loss: its value (and the loss curve); gradient: its size and the pixels with
-the largest weight gradients; step: lr × gradient size and how far the weights moved; repeat: batch and
-epoch; stop: which rule will fire and when.
+the largest weight gradients (in Play worked out at most once per frame: it costs more than the step);
+step: lr × gradient size and how far the weights moved; repeat: batch and epoch; stop: which rule will fire
+and when.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from ..backend import xp
@@ -59,7 +61,10 @@ def describe(session: Any, point: str, learn: Any) -> None:
     elif point == "gradient":
         grads = [p.grad.data for p in params if p.grad is not None]
         session.grad_norm = norm(grads)
-        texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest {largest_gradients(grads[0])}"
+        now = time.perf_counter()
+        if session.mode != "play" or now - session.gradient_text_at >= 1 / session.fps:  # in Play: once a frame
+            session.gradient_text_at = now
+            texts["gradient"] = f"|∇| = {session.grad_norm:.4g}; largest {largest_gradients(grads[0])}"
         session.weights_before = [p.data.copy() for p in params]
     elif point == "step":
         lr = learn.opt.param_groups[0]["lr"]

@@ -126,6 +126,7 @@ class Session:
         self.curve: list[tuple[int, float | None, float | None]] = []  # (batch, loss, batch accuracy)
         self.curve_stride = 1
         self.curve_head_length = 0  # the curve's points in the slow part (frames.py)
+        self.gradient_text_at = 0.0
         self.batches_seen = 0
         self.snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
         self.epoch_snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
