@@ -92,6 +92,7 @@ function render() {
   stats.version = f.version;
   stats.batch = f.batch;
   stats.epoch = f.epoch;
+  stats.status = f.status;
   if (!urlApplied) applyUrlSettings(f.settings);
 }
 
