@@ -449,6 +449,17 @@ def test_a_learning_rate_far_too_low_is_diagnosed():
         session.close()
 
 
+def test_the_lab_command_starts_the_cnn_with_its_recipes_optimizer(tmp_path):
+    process, url = start_lab(tmp_path, "--model", "cnn")
+    try:
+        base, token = url.split("/?token=")
+        settings = httpx.get(f"{base}/api/state", headers={"X-Lab-Token": token}, timeout=30).json()["settings"]
+        assert (settings["model"], settings["optimizer"], settings["lr"]) == ("cnn", "adam", 0.001)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
 def test_the_lab_command_refuses_a_bad_port_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sevensteps.lab", "--no-browser", "--port", "70000"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
