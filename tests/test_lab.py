@@ -261,7 +261,61 @@ def test_wrong_token_or_host_is_refused(lab):
     assert (after["mode"], after["epoch"], after["batch"]) == (before["mode"], before["epoch"], before["batch"])
 
 
+def draw_stroke(page, points) -> None:
+    """One mouse stroke on the drawing pad through ``points`` (pixels from its top-left corner)."""
+    page.locator("#pad").scroll_into_view_if_needed()
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def test_the_cnn_in_the_lab_filters_a_batch_and_a_drawn_seven(page, tmp_path):
+    process, url = start_lab(tmp_path)  # a lab of its own: the tests above share theirs, in order
+    cnn = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        cnn.goto(url)
+        wait_rendered(cnn)
+        cnn.select_option("#set-model", "cnn")
+        cnn.select_option("#set-optimizer", "adam")
+        cnn.locator("#set-batch_size").fill("64")
+        cnn.click("#btn-apply")
+        wait_until(lambda: text(cnn, "#message").startswith("new weights from init"), timeout=60, what="the cnn")
+        assert "model='cnn'" in text(cnn, "#code") and "optimizer='adam'" in text(cnn, "#code")
+        # The weights view: 32 first-layer 3×3 filters, tiled 6 by 6 with 1-pixel gaps.
+        assert cnn.eval_on_selector("#weights", "c => [c.width, c.height]") == [23, 23]
+        cnn.locator("#lr").fill("-3")
+        wait_until(lambda: text(cnn, "#message") == "lr 0.001 from the next step", what="lr 0.001")
+        cnn.click("#btn-batch")
+        wait_until(lambda: "batch 1 of" in text(cnn, "#step-repeat .num"), timeout=60, what="one cnn batch")
+        assert "in filter" in text(cnn, "#step-gradient .num")
+        cnn.click("#btn-nudge-chosen")
+        wait_until(lambda: "weights on a batch" in text(cnn, "#nudge-times"), timeout=120, what="cnn gradcheck")
+        for row in cnn.locator("#nudge-table tr").all_inner_texts()[1:]:
+            _, nudging, backprop = row.split("\t")
+            assert float(nudging) == pytest.approx(float(backprop), rel=1e-4, abs=1e-8)
+        cnn.click("#btn-epoch")
+        wait_until(lambda: text(cnn, "#acc-valid") != "–", timeout=120, what="one cnn epoch")
+        assert percent_of(text(cnn, "#acc-valid")) > 0.9
+        draw_stroke(cnn, [(70, 60), (210, 60), (120, 240)])  # a 7
+        wait_until(lambda: text(cnn, "#draw-prediction"), timeout=30, what="the cnn's prediction")
+        assert text(cnn, "#draw-prediction").startswith("7 (")
+        assert text(cnn, "#evidence-kind") == "gradient × input"
+        assert cnn.locator("#draw-evidence").is_visible()
+    finally:
+        cnn.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+
+
 # ---------------------------------------------------------------- the session, without a browser
+
+
+def curve_of(frame: dict) -> list:
+    """The whole loss curve of a frame: its slow part's points, then the live part's newest."""
+    return frame["curve_head"] + frame["curve_tail"]
 
 
 def play_to_end(session: Session) -> None:
@@ -279,12 +333,12 @@ def test_rewind_replays_exactly_the_same_batches():
         mid_epoch = session.frame["snapshots"][-1]
         assert mid_epoch["label"] == "epoch 2, batch 1"
         play_to_end(session)
-        first_run = [point[1] for point in session.frame["curve"]]
+        first_run = [point[1] for point in curve_of(session.frame)]
         final = session.current_weights()
         session.rewind(mid_epoch["id"])
-        assert session.frame["curve"] == [p for p in session.frame["curve"] if p[0] <= 5]
+        assert curve_of(session.frame) == [p for p in curve_of(session.frame) if p[0] <= 5]
         play_to_end(session)
-        assert [point[1] for point in session.frame["curve"]] == first_run
+        assert [point[1] for point in curve_of(session.frame)] == first_run
         for name, value in session.current_weights().items():
             np.testing.assert_array_equal(value, final[name])
         with pytest.raises(LabError, match="no such snapshot"):
@@ -372,7 +426,7 @@ def test_lr_changes_take_effect_at_the_next_step_and_bad_settings_are_named():
         assert "lr × |∇| = 0.5 ×" in session.frame["steps"]["step"]
         assert session.configure(LabSettings(lr=0.25), keep_weights=True).startswith("lr")
         assert session.frame["epoch"] == 1  # the run was kept
-        for bad, message in ((LabSettings(model="cnn"), "model"), (LabSettings(lr=float("nan")), "lr"),
+        for bad, message in ((LabSettings(model="resnet"), "model"), (LabSettings(lr=float("nan")), "lr"),
                              (LabSettings(batch_size=0), "batch_size"), (LabSettings(digits="3"), "digits"),
                              (LabSettings(loss="cross_entropy"), "does not fit")):
             with pytest.raises(LabError, match=message):
@@ -393,6 +447,17 @@ def test_a_learning_rate_far_too_low_is_diagnosed():
         assert "stuck near chance" in session.frame["diagnosis"] and "too low" in session.frame["diagnosis"]
     finally:
         session.close()
+
+
+def test_the_lab_command_starts_the_cnn_with_its_recipes_optimizer(tmp_path):
+    process, url = start_lab(tmp_path, "--model", "cnn")
+    try:
+        base, token = url.split("/?token=")
+        settings = httpx.get(f"{base}/api/state", headers={"X-Lab-Token": token}, timeout=30).json()["settings"]
+        assert (settings["model"], settings["optimizer"], settings["lr"]) == ("cnn", "adam", 0.001)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
 
 
 def test_the_lab_command_refuses_a_bad_port_in_one_line(tmp_path):

@@ -6,19 +6,20 @@ used too, as the last word, when none of these batch-level signs fired).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from ..backend import xp
 
-def diagnose(learn: Any, lr: float, finished: str | None, curve: list[tuple[int, float, float]],
+
+def diagnose(learn: Any, lr: float, finished: str | None, curve: list[tuple[int, float | None, float | None]],
              update_ratio: Any, weight_norm: float, init_weight_norm: float, n_classes: int) -> str | None:
     """What is wrong with the run so far and what to try, or None when nothing is."""
     if finished and ("became" in finished or "non-finite" in finished):
         return (f"The loss became NaN or infinite: the learning rate {lr:g} is far too high. "
                 f"The weights went back to the last good epoch; try lr {lr / 10:g} and press Play.")
-    losses = [v for _, v, _ in curve if math.isfinite(v)]
+    losses = [v for _, v, _ in curve if v is not None]  # the curve holds None for NaN and infinity
     if len(losses) >= 12:
-        best = min(sum(losses[i:i + 4]) / 4 for i in range(len(losses) - 3))
+        best = float(xp.convolve(xp.asarray(losses), xp.full(4, 0.25), mode="valid").min())  # of 4 in a row
         recent = sum(losses[-4:]) / 4
         if recent > 2 * best + 0.02:
             return (f"The loss is rising (now {recent:.3g}, it was {best:.3g}): the learning rate {lr:g} is too "

@@ -1,5 +1,6 @@
 """Draw a digit: what the model and the pixel-similarity baseline make of one 28×28 image, with the
-per-pixel evidence of a linear model and an honest "this looks like no digit I know"."""
+per-pixel evidence (pixel × weight for the linear model, gradient × input for mlp and cnn) and an honest
+"this looks like no digit I know"."""
 
 from __future__ import annotations
 
@@ -53,4 +54,21 @@ def classify(image: Any, settings: Any, weights: dict[str, Any], splits: Any, ba
         if first.shape[0] == 1 and k == 1:
             evidence = -evidence
         result["evidence"] = encode_weights(evidence)
+        result["evidence_kind"] = "pixel × weight"
+    else:
+        result["evidence"] = encode_weights(gradient_times_input(model, image, k, len(splits.classes)))
+        result["evidence_kind"] = "gradient × input"
     return result
+
+
+def gradient_times_input(model: Any, image: Any, k: int, n_classes: int) -> Any:
+    """Each pixel × ∂(the predicted class's score)/∂pixel: for a linear model exactly pixel × weight; for
+    an mlp or a cnn the same to first order around this image (positive: that pixel pushes towards class k).
+    The score is the output for class k (for two classes the one output, negated for the second class)."""
+    from ..tensor import Tensor
+
+    x = Tensor(xp.asarray(image, dtype=xp.float32).reshape(1, 784), requires_grad=True)
+    out = model(x)
+    score = out.reshape(-1)[0] if n_classes == 2 else out[0, k]
+    (-score if n_classes == 2 and k == 1 else score).backward()
+    return (x.data * x.grad.data).reshape(784)

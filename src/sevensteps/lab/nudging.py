@@ -15,11 +15,8 @@ SHOWN = 12
 
 
 def batch_loss(model: str, loss_func: Callable[..., Tensor], x: Tensor, y: Tensor) -> Callable[..., Tensor]:
-    """The batch's loss as a function of the weights, for the built-in linear and mlp models."""
+    """The batch's loss as a function of the weights, written out for the built-in linear and mlp models."""
     from .. import functional as F
-
-    if model not in ("linear", "mlp"):
-        raise LabError(f"nudging vs calculus covers the linear and mlp models, not {model!r}")
 
     def loss_of(*params: Tensor) -> Tensor:
         if model == "linear":
@@ -47,9 +44,14 @@ def compare(model: str, loss_func: Callable[..., Tensor], weights: dict[str, Any
 
     if which not in ("chosen", "all"):
         raise LabError(f"weights {which!r}: choose 'chosen' (a few) or 'all'")
-    loss_of = batch_loss(model, loss_func, Tensor(xp.asarray(xb, dtype=xp.float64)), Tensor(yb))
+    x, y = Tensor(xp.asarray(xb, dtype=xp.float64)), Tensor(yb)
     names, arrays = zip(*weights.items(), strict=True)
     count = sum(a.size for a in arrays)
+    if model not in ("linear", "mlp"):  # any other built-in model: through the module itself
+        if which == "all" and count > MAX_ALL_WEIGHTS:
+            raise LabError(f"'all' would nudge {count:,} weights one by one; choose 'chosen' for this model")
+        return _nudge_module(model, loss_func, weights, x, y)
+    loss_of = batch_loss(model, loss_func, x, y)
     if which == "chosen":
         return _nudge_chosen(loss_of, names, arrays, len(xb))
     if count > MAX_ALL_WEIGHTS:
@@ -64,12 +66,30 @@ def compare(model: str, loss_func: Callable[..., Tensor], weights: dict[str, Any
                       "backprop": float(backprop[i])} for i in pick]}
 
 
+def _nudge_module(model: str, loss_func: Callable[..., Tensor], weights: dict[str, Any], x: Tensor,
+                  y: Tensor) -> dict[str, Any]:
+    """Nudging vs calculus for a built-in model as a module (the cnn): its own parameters, in float64 and
+    in eval mode (no random shifts or dropout, so the loss is one function of the weights), are nudged."""
+    from ..models import make_model
+
+    n_outputs = next(reversed(weights.values())).shape[0]
+    module = make_model(model, n_outputs)
+    module.load_state_dict(weights)
+    module.double()
+    module.eval()
+    names, params = zip(*module.named_parameters(), strict=True)
+    return _nudge_chosen(lambda *_: loss_func(module(x), y), names, [p.data for p in params], len(x),
+                         params=list(params))
+
+
 def _nudge_chosen(loss_of: Callable[..., Tensor], names: Any, arrays: Any, batch: int,
-                  eps: float = 1e-6) -> dict[str, Any]:
-    """Central differences (f(w+ε) − f(w−ε)) / 2ε for the 12 weights with the largest gradient."""
+                  eps: float = 1e-6, params: list[Tensor] | None = None) -> dict[str, Any]:
+    """Central differences (f(w+ε) − f(w−ε)) / 2ε for the 12 weights with the largest gradient (of
+    ``params``, the tensors ``loss_of`` reads, nudged in place; by default float64 copies of ``arrays``)."""
     from ..autograd import no_grad
 
-    params = [Tensor(xp.array(a, dtype=xp.float64), requires_grad=True) for a in arrays]
+    if params is None:
+        params = [Tensor(xp.array(a, dtype=xp.float64), requires_grad=True) for a in arrays]
     start = time.perf_counter()
     loss_of(*params).backward()
     backprop_seconds = time.perf_counter() - start
@@ -95,3 +115,17 @@ def _nudge_chosen(loss_of: Callable[..., Tensor], names: Any, arrays: Any, batch
     return {"weights": len(pick), "batch": batch, "numeric_seconds": numeric_seconds,
             "backprop_seconds": backprop_seconds, "rows": rows,
             "max_abs_diff": max(abs(r["nudging"] - r["backprop"]) for r in rows)}
+
+
+def nudge_current_batch(session: Any, which: str) -> dict[str, Any]:
+    """:func:`compare` on the session's current batch (before the first batch: the first images, without
+    drawing from the shuffling generator) with the weights as they are now."""
+    learn = session.learner
+    with session.cond:
+        if learn.batch and getattr(learn, "xb", None) is not None:
+            xb, yb = learn.xb.data, learn.yb.data
+        else:
+            train = learn.dls.train
+            xb, yb = (a[:train.batch_size] for a in train.dataset.arrays)
+        weights = session.current_weights()
+    return compare(session.settings.model, learn.loss_func, weights, xb, yb, which)

@@ -2,7 +2,8 @@
 
 :class:`Pacer` is an ordinary Learner callback. After init, predict, loss, gradient and step, after each
 batch (repeat, then stop) and after each epoch it records that step's numbers (:mod:`.readouts`), takes a
-snapshot for Rewind at the end of a batch or an epoch, publishes a frame, and, if the page asked to stop
+snapshot for Rewind at the end of a batch or an epoch, refreshes the validation views after an epoch (in
+Play at most once a second), publishes a frame, and, if the page asked to stop
 there, blocks on the session's condition until the page allows the next step. So the lab has no training
 loop of its own: it only decides *when* the Learner's loop may go on.
 """
@@ -15,7 +16,10 @@ from typing import Any
 from ..callbacks import CancelBatchException, CancelFitException
 from . import snapshots as snaps
 from .readouts import describe
-from .views import validation_views
+
+# In Play the validation views (one more pass over the validation set) are redrawn at most this often, in
+# seconds: at hundreds of batches a second, doing it after every epoch cost as much as training did.
+VIEWS_INTERVAL = 1.0
 
 
 class Pacer:
@@ -64,11 +68,12 @@ class Pacer:
         if point == "repeat":
             self.snapshot(learn, learn.batch)
         elif point == "epoch":
-            views = validation_views(learn.model, session.splits)
-            with session.cond:
-                session.views = views
+            if time.perf_counter() - session.views_at >= VIEWS_INTERVAL:
+                session.refresh_views()
             self.snapshot(learn, 0)
             session.slow_dirty = True
+        if session.mode != "play":  # about to stop here, or stepping by hand: show the latest epoch's views
+            session.refresh_views()
         with session.cond:
             if session.cancelled:
                 raise CancelFitException("the lab started over")

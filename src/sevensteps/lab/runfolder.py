@@ -72,15 +72,9 @@ def open_run(session: Any, run_dir: Path) -> str:
         session.mode, session.waiting, session.finished, session.cancelled = "paused", False, None, False
         session.thread = None
         session.lit = "repeat"
-        if learn.history:
-            session.views = validation_views_of(session)
+        session.views["epochs"] = -1  # other weights now: the views are stale
         session.message = f"opened {run_dir} after epoch {learn.epoch}"
         session.texts["repeat"] = session.message
-        session._publish(force=True)
+    session.refresh_views()
+    session.publish()
     return session.message
-
-
-def validation_views_of(session: Any) -> dict[str, Any]:
-    from .views import validation_views
-
-    return validation_views(session.learner.model, session.splits)

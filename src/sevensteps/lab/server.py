@@ -4,7 +4,7 @@ Routes are one explicit list. The page is static (``static/``); live state goes 
 events, at most ``fps`` frames a second with the latest state winning, so a slow page never slows
 training. Every ``/api`` request needs the per-launch token (header ``X-Lab-Token``, or ``?token=`` for
 the event stream, which cannot send headers); every request needs a Host header naming the bound
-address (against DNS rebinding); request bodies are capped. A bad request gets HTTP 400 and a JSON
+address and request bodies are capped (:mod:`.guard`). A bad request gets HTTP 400 and a JSON
 ``{"error": ...}`` line, and the lab's state is left as it was.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import secrets
 import tempfile
 import time
@@ -26,100 +25,33 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from .guard import UPLOAD_LIMIT, BadRequest, Guard, finite_number, read_body, read_json
 from .session import LabError, LabSettings, Session
 
 STATIC = Path(__file__).parent / "static"
-JSON_LIMIT = 64 * 1024
-UPLOAD_LIMIT = 4 * 1024 * 1024
 KEEPALIVE_SECONDS = 15.0
-SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
-
-
-class BadRequest(Exception):
-    """Answered with HTTP 400 and this message."""
-
-
-class Guard:
-    """ASGI middleware: the Host header must name the bound address; bodies over the limit are refused."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: set[str], max_body: int = UPLOAD_LIMIT):
-        self.app, self.allowed_hosts, self.max_body = app, allowed_hosts, max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
-        if host not in self.allowed_hosts:
-            response = JSONResponse({"error": f"Host {host!r} is not this lab's address"}, status_code=400)
-            await response(scope, receive, send)
-            return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            response = JSONResponse({"error": f"request body of {length} bytes is over the limit of "
-                                              f"{self.max_body} bytes"}, status_code=400)
-            await response(scope, receive, send)
-            return
-
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes even when no Content-Length was sent."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"request body over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    body = await read_body(request, JSON_LIMIT)
-    if not body:
-        return {}
-    try:
-        value = json.loads(body, parse_constant=lambda name: float("nan"))
-    except ValueError as error:
-        raise BadRequest(f"the body is not JSON ({error})") from error
-    if not isinstance(value, dict):
-        raise BadRequest("the body must be a JSON object")
-    return value
-
-
-def finite_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequest(f"{name} {value!r}: expected a finite number")
-    return float(value)
 
 
 def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float = 30.0) -> ASGIApp:
     """The lab's ASGI app for one session and one launch token."""
     cache: dict[str, Any] = {"version": None}
 
-    def frame_texts() -> tuple[int, int, str, str]:
-        """(version, slow version, the whole frame as JSON, its live part as JSON), encoded once per version."""
+    def published() -> tuple[int, int, dict[str, Any], dict[str, Any]]:
+        """(version, slow version, the whole frame, its live part) of the newest frame."""
         frame, live = session.published  # one tuple: a frame and its own live part
-        if cache["version"] != frame.get("version"):
-            cache.update(version=frame.get("version"), slow=frame.get("slow_version"), full=json.dumps(frame),
-                         live=json.dumps(live))
-        return cache["version"], cache["slow"], cache["full"], cache["live"]
+        return frame.get("version"), frame.get("slow_version"), frame, live
+
+    def as_json(version: int, part: str, value: dict[str, Any]) -> str:
+        """``value`` (the frame's ``part``: full or live) as JSON, encoded at most once per version and part,
+        and only when some page or request needs it."""
+        if cache["version"] != version:
+            cache.clear()
+            cache["version"] = version
+        if part not in cache:
+            cache[part] = json.dumps(value)
+        return cache[part]
 
     def check_token(request: Request) -> None:
         given = request.headers.get("x-lab-token") or request.query_params.get("token") or ""
@@ -146,7 +78,8 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def state(request: Request) -> Response:
-        return Response(frame_texts()[2], media_type="application/json")
+        version, _, frame, _ = published()
+        return Response(as_json(version, "full", frame), media_type="application/json")
 
     async def stream(request: Request) -> Response:
         loop = asyncio.get_running_loop()
@@ -158,13 +91,13 @@ def create_app(session: Session, token: str, allowed_hosts: set[str], fps: float
             try:
                 while not session_closed["yes"]:
                     wake.clear()
-                    version = frame_texts()[0]
-                    if version != sent_version:
+                    if published()[0] != sent_version:
                         pause = 1 / fps - (time.monotonic() - sent_at)
                         if pause > 0:  # bounded rate; whatever is newest after the pause is sent
                             await asyncio.sleep(pause)
-                        version, slow, full, live = frame_texts()
-                        text = live if slow == sent_slow else full  # the page keeps the slow part it has
+                        version, slow, frame, live = published()
+                        # the page keeps the slow part it has: send it only when it changed
+                        text = as_json(version, "live", live) if slow == sent_slow else as_json(version, "full", frame)
                         sent_version, sent_slow = version, slow
                         sent_at = quiet_since = time.monotonic()
                         yield f"data: {text}\n\n"

@@ -6,16 +6,16 @@ thread; the :class:`~.pacer.Pacer` callback may block after each step until the 
 *when* the Learner's own loop may go on. The session holds the state the pacer, the page's actions and the
 frames share, under one condition (``cond``).
 
-The rest of the lab, one idea each: :mod:`.settings` (what the page can set), :mod:`.pacer` (the stepping
-callback), :mod:`.readouts` (each step's numbers), :mod:`.snapshots` (rewind), :mod:`.frames` and
-:mod:`.views` (what the page draws), :mod:`.diagnosis`, :mod:`.drawing` (draw-a-digit verdicts),
-:mod:`.nudging` (nudging vs calculus), :mod:`.runfolder` (save and open run folders), :mod:`.server`.
+The rest of the lab, one idea each: :mod:`.settings` (what the page can set), :mod:`.fitting` (the
+training thread), :mod:`.pacer` (the stepping callback), :mod:`.readouts` (each step's numbers),
+:mod:`.snapshots` (rewind), :mod:`.frames` (publishing what the page shows), :mod:`.views` (what it
+draws), :mod:`.diagnosis`, :mod:`.drawing` (draw-a-digit verdicts), :mod:`.nudging` (nudging vs calculus),
+:mod:`.runfolder` (save and open run folders), :mod:`.guard` (request checks) and :mod:`.server`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -24,9 +24,11 @@ from typing import Any
 
 from . import snapshots as snaps
 from .diagnosis import diagnose
-from .frames import live_part, slow_part
+from .fitting import start_fit, stop_fit
+from .frames import publish
 from .pacer import Pacer
 from .settings import LabError, LabSettings, check_lr
+from .views import refresh
 
 __all__ = ["MODES", "STEPS", "LabError", "LabSettings", "Session"]
 
@@ -121,8 +123,10 @@ class Session:
         self.finished: str | None = None
         self.lit = "init"
         self.texts: dict[str, str] = dict.fromkeys(STEPS, "")
-        self.curve: list[tuple[int, float, float]] = []  # (batch number, loss, batch accuracy)
+        self.curve: list[tuple[int, float | None, float | None]] = []  # (batch, loss, batch accuracy)
         self.curve_stride = 1
+        self.curve_head_length = 0  # the curve's points in the slow part (frames.py)
+        self.gradient_text_at = 0.0
         self.batches_seen = 0
         self.snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
         self.epoch_snapshots: deque[snaps.Snapshot] = deque(maxlen=self.max_snapshots)
@@ -135,7 +139,8 @@ class Session:
         self.update_ratio: deque[tuple[int, float]] = deque(maxlen=20)
         self.init_weight_norm = 1.0
         self.weight_norm = 1.0
-        self.views: dict[str, Any] = {"confusion": None, "mistakes": []}
+        self.views: dict[str, Any] = {"confusion": None, "mistakes": [], "epochs": 0}
+        self.views_at = 0.0
         self.speed = 0.0  # batches per second in Play; 0 = as fast as it goes
         self.last_batch_time = 0.0
         self.last_publish = 0.0
@@ -157,46 +162,13 @@ class Session:
             if isinstance(rule, MaxEpochs):
                 rule.epochs = max(epochs, 1)
 
-    # ------------------------------------------------------------ the training thread
+    # ------------------------------------------------------------ the training thread (:mod:`.fitting`)
 
     def _start_thread(self) -> None:
-        learner = self.learner
-
-        def run() -> None:
-            from ..callbacks import CancelFitException
-
-            reason = ""
-            try:
-                reason = learner.fit().stopped_because
-            except CancelFitException as cancel:  # cancelled in after_init: init runs before fit's own handler
-                reason = str(cancel)
-            except Exception as error:  # the lab must say what went wrong, and keep serving
-                reason = f"training failed: {type(error).__name__}: {error}"
-            with self.cond:
-                if self.learner is learner and not self.cancelled:
-                    self.finished = reason
-                    self.mode = "paused"
-                    self.lit = "stop"
-                    self.texts["stop"] = f"stopped: {reason}"
-                    self._publish(force=True)
-                self.cond.notify_all()
-
-        self.cancelled = False
-        self.finished = None
-        self.thread = threading.Thread(target=run, name="sevensteps-lab-fit", daemon=True)
-        self.thread.start()
+        start_fit(self)
 
     def _stop_thread(self) -> None:
-        """Cancel a running fit (the pacer raises CancelFitException at its next step) and wait for it."""
-        thread = self.thread
-        if thread is None or not thread.is_alive():
-            return
-        with self.cond:
-            self.cancelled = True
-            if self.learner is not None:
-                self.learner.request_stop("the lab started over")
-            self.cond.notify_all()
-        thread.join(timeout=30)
+        stop_fit(self)
 
     def close(self) -> None:
         self._stop_thread()
@@ -216,26 +188,12 @@ class Session:
         return unsubscribe
 
     def _publish(self, force: bool) -> None:
-        """Build a new frame (caller holds the lock). Without ``force`` at most ``fps`` frames a second.
+        """A new frame (caller holds the lock); see :func:`.frames.publish`."""
+        publish(self, force)
 
-        A frame has a live part (numbers that change every batch) and a slow part (history, views,
-        snapshots, code) rebuilt only when it changed, so streaming stays cheap while playing; the server
-        sends the slow part only to pages that have not seen its ``slow_version`` yet.
-        """
-        now = time.perf_counter()
-        if not force and now - self.last_publish < 1 / self.fps:
-            return
-        self.last_publish = now
-        self.version += 1
-        if force or self.slow_dirty or self.slow is None:
-            self.slow_version += 1
-            self.slow = slow_part(self)
-            self.slow_dirty = False
-        self.live = live_part(self)
-        self.frame = {**self.live, **self.slow}
-        self.published = (self.frame, self.live)
-        for listener in list(self.listeners):
-            listener()
+    def refresh_views(self) -> None:
+        """The validation views of the weights now, unless they are of this epoch (:func:`.views.refresh`)."""
+        refresh(self)
 
     def publish(self) -> None:
         with self.cond:
@@ -312,30 +270,8 @@ class Session:
             raise LabError("the learner did not pause in time; try again")
 
     def rewind(self, snapshot_id: Any) -> str:
-        """Back to an earlier batch or epoch of this run, ready to continue (with the current settings' lr)."""
-        with self.cond:
-            snap = next((s for s in self.all_snapshots() if s.id == snapshot_id), None)
-        if snap is None:
-            raise LabError(f"snapshot {snapshot_id!r}: no such snapshot (the lab keeps the last {self.max_snapshots} "
-                           "batches and epochs)")
-        self.quiesce()
-        self._stop_thread()
-        with self.cond:
-            self.skip_batches = snaps.restore(self.learner, snap)
-            self.set_lr(self.settings.lr)
-            self.curve = [point for point in self.curve if point[0] <= snap.curve_length]
-            self.batches_seen = snap.curve_length
-            self.snapshots = deque((s for s in self.snapshots if s.id <= snap.id), maxlen=self.max_snapshots)
-            self.epoch_snapshots = deque((s for s in self.epoch_snapshots if s.id <= snap.id),
-                                         maxlen=self.max_snapshots)
-            self.update_ratio.clear()
-            self.mode, self.waiting, self.finished, self.cancelled = "paused", False, None, False
-            self.thread = None
-            self.lit = "repeat"
-            self.texts["repeat"] = f"rewound to {snap.label()}"
-            self.message = f"rewound to {snap.label()}; Step, Batch, Epoch or Play continue from there"
-            self._publish(force=True)
-        return self.message
+        """Back to an earlier batch or epoch of this run (see :func:`.snapshots.rewind`)."""
+        return snaps.rewind(self, snapshot_id)
 
     # ------------------------------------------------------------ views on demand, run folders
 
@@ -351,17 +287,9 @@ class Session:
 
     def gradcheck(self, which: str) -> dict[str, Any]:
         """The current batch's gradient by nudging weights and by backprop, side by side, with times."""
-        from .nudging import compare
+        from .nudging import nudge_current_batch
 
-        learn = self.learner
-        with self.cond:
-            if learn.batch and getattr(learn, "xb", None) is not None:
-                xb, yb = learn.xb.data, learn.yb.data
-            else:  # before the first batch: the first images, without drawing from the shuffling generator
-                train = learn.dls.train
-                xb, yb = (a[:train.batch_size] for a in train.dataset.arrays)
-            weights = self.current_weights()
-        return compare(self.settings.model, learn.loss_func, weights, xb, yb, which)
+        return nudge_current_batch(self, which)
 
     def save_run(self) -> Path:
         """The lab's run as a run folder like ``sevensteps train`` writes (report, predict, evaluate, --resume)."""

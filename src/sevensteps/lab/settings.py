@@ -14,8 +14,9 @@ class LabError(ValueError):
     """A request the lab cannot follow; the message says what is wrong and what would be right."""
 
 
-# The models whose first layer has one weight per pixel: the page draws those weights as a 28×28 image.
-LAB_MODELS = ("linear", "mlp")
+# The built-in models the lab drives (recipes.py). The page draws the first layer's weights: one 28×28
+# image per unit for linear and mlp, one small tile per filter for the cnn's first convolution.
+LAB_MODELS = ("linear", "mlp", "cnn")
 
 
 @dataclass
@@ -35,12 +36,10 @@ class LabSettings:
 
     def checked(self) -> LabSettings:
         """These settings if every value is allowed; else a LabError naming the bad one."""
-        from ..recipes import BINARY_LOSSES, MULTICLASS_LOSSES, OPTIMIZERS, RECIPES
+        from ..recipes import BINARY_LOSSES, MULTICLASS_LOSSES, OPTIMIZERS
 
         if self.model not in LAB_MODELS:
-            also = " (the cnn: sevensteps train --model cnn)" if self.model in RECIPES else ""
-            raise LabError(f"model {self.model!r}: the lab draws one weight per pixel, so it takes "
-                           f"{' or '.join(LAB_MODELS)}{also}")
+            raise LabError(f"model {self.model!r}: choose one of {', '.join(LAB_MODELS)}")
         if self.optimizer not in OPTIMIZERS:
             raise LabError(f"optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.loss not in ("auto", *BINARY_LOSSES, *MULTICLASS_LOSSES):

@@ -7,8 +7,11 @@ batches already done, so the numbers after a rewind are the numbers the run had 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+from .settings import LabError
 
 
 @dataclass
@@ -60,3 +63,33 @@ def restore(learn: Any, snap: Snapshot) -> int:
         return snap.batch
     learn.epoch = snap.epoch
     return 0
+
+
+def rewind(session: Any, snapshot_id: Any) -> str:
+    """Back to an earlier batch or epoch of ``session``'s run, ready to continue (with the current settings' lr):
+    the training thread is stopped, the snapshot put back, and the next Step, Batch, Epoch or Play goes on."""
+    with session.cond:
+        snap = next((s for s in session.all_snapshots() if s.id == snapshot_id), None)
+    if snap is None:
+        raise LabError(f"snapshot {snapshot_id!r}: no such snapshot (the lab keeps the last {session.max_snapshots} "
+                       "batches and epochs)")
+    session.quiesce()
+    session._stop_thread()
+    with session.cond:
+        session.skip_batches = restore(session.learner, snap)
+        session.set_lr(session.settings.lr)
+        session.curve = [point for point in session.curve if point[0] <= snap.curve_length]
+        session.batches_seen = snap.curve_length
+        session.snapshots = deque((s for s in session.snapshots if s.id <= snap.id), maxlen=session.max_snapshots)
+        session.epoch_snapshots = deque((s for s in session.epoch_snapshots if s.id <= snap.id),
+                                        maxlen=session.max_snapshots)
+        session.update_ratio.clear()
+        session.views["epochs"] = -1  # other weights now
+        session.refresh_views()
+        session.mode, session.waiting, session.finished, session.cancelled = "paused", False, None, False
+        session.thread = None
+        session.lit = "repeat"
+        session.texts["repeat"] = f"rewound to {snap.label()}"
+        session.message = f"rewound to {snap.label()}; Step, Batch, Epoch or Play continue from there"
+        session._publish(force=True)
+    return session.message

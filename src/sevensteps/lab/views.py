@@ -1,10 +1,11 @@
 """What the page draws, as JSON-ready values: weights and digits as compact base64, the validation
-confusion matrix and the most confidently wrong validation digits."""
+confusion matrix and the most confidently wrong validation digits (and when to recompute those)."""
 
 from __future__ import annotations
 
 import base64
 import math
+import time
 from typing import Any
 
 from ..backend import xp
@@ -13,12 +14,20 @@ MAX_MISTAKES = 8
 
 
 def encode_weights(weights: Any) -> dict[str, Any]:
-    """A weight matrix (units, 784) as int8 levels of ±max|w| in base64: small enough to stream."""
-    weights = xp.asarray(weights, dtype=xp.float32).reshape(-1, 784)
+    """A first layer's weights as int8 levels of ±max|w| in base64, small enough to stream: one 28×28 tile
+    per unit for a (units, 784) matrix, one k×k tile per filter for a convolution's (filters, 1, k, k)."""
+    weights = xp.asarray(weights, dtype=xp.float32)
+    if weights.ndim == 4:  # (filters, channels, k, k): the first input channel's kernel of each filter
+        side = weights.shape[-1]
+        weights = weights[:, 0]
+    else:
+        side = 28
+    weights = weights.reshape(-1, side * side)
     finite = xp.where(xp.isfinite(weights), weights, 0)
     scale = float(xp.abs(finite).max()) or 1.0
     levels = xp.round(finite / scale * 127).astype(xp.int8)
-    return {"units": int(weights.shape[0]), "scale": scale, "data": base64.b64encode(levels.tobytes()).decode()}
+    return {"units": int(weights.shape[0]), "side": side, "scale": scale,
+            "data": base64.b64encode(levels.tobytes()).decode()}
 
 
 def encode_image(image: Any) -> str:
@@ -48,3 +57,20 @@ def validation_views(model: Any, splits: Any) -> dict[str, Any]:
                  "predicted": names[int(guess[i])], "probability": float(probs[i, guess[i]])} for i in order]
     matrix = confusion_matrix(splits.valid.labels, xp.asarray(splits.classes)[guess], splits.classes)
     return {"confusion": matrix.tolist(), "mistakes": mistakes}
+
+
+def refresh(session: Any) -> None:
+    """The validation confusion matrix and mistakes of the weights now, unless they are of this epoch
+    already (one more pass over the validation set: in Play, :mod:`.pacer` calls this at most once a second)."""
+    learn = session.learner
+    if session.views["epochs"] == len(learn.history):
+        return
+    if not learn.history:
+        with session.cond:
+            session.views = {"confusion": None, "mistakes": [], "epochs": 0}
+        return
+    views = validation_views(learn.model, session.splits)
+    with session.cond:
+        session.views = {**views, "epochs": len(learn.history)}
+        session.views_at = time.perf_counter()
+        session.slow_dirty = True

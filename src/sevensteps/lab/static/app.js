@@ -42,6 +42,7 @@ function connect() {
   source.onmessage = (event) => {
     // A frame without the slow part (history, views, code) keeps the one the page already has.
     latest = Object.assign({}, latest || {}, JSON.parse(event.data));
+    latest.curve = latest.curve_head.concat(latest.curve_tail);  // the slow part's points, then the newest
     window.labStats.received += 1;
     if (!scheduled) {
       scheduled = true;
@@ -91,6 +92,7 @@ function render() {
   stats.version = f.version;
   stats.batch = f.batch;
   stats.epoch = f.epoch;
+  stats.status = f.status;
   if (!urlApplied) applyUrlSettings(f.settings);
 }
 
@@ -113,19 +115,22 @@ function diverging(level) {
   return t >= 0 ? [255, 255 * (1 - t), 255 * (1 - t)] : [255 * (1 + t), 255 * (1 + t), 255];
 }
 
+// One tile per unit (28×28, one weight per pixel) or per convolution filter (k×k, with a 1-pixel gap).
 function drawWeights(canvas, weights) {
   if (!weights) return;
   const levels = decode(weights.data, Int8Array);
+  const side = weights.side || 28, area = side * side, gap = side < 28 ? 1 : 0, step = side + gap;
   const shown = Math.min(weights.units, 36);
   const columns = Math.ceil(Math.sqrt(shown));
   const rows = Math.ceil(shown / columns);
-  const tile = new ImageData(28 * columns, 28 * rows);
+  const tile = new ImageData(step * columns - gap, step * rows - gap);
+  tile.data.fill(255);
   for (let u = 0; u < shown; u++) {
-    const ox = (u % columns) * 28, oy = Math.floor(u / columns) * 28;
-    for (let p = 0; p < 784; p++) {
-      const [r, g, b] = diverging(levels[u * 784 + p]);
-      const at = ((oy + Math.floor(p / 28)) * 28 * columns + ox + (p % 28)) * 4;
-      tile.data[at] = r; tile.data[at + 1] = g; tile.data[at + 2] = b; tile.data[at + 3] = 255;
+    const ox = (u % columns) * step, oy = Math.floor(u / columns) * step;
+    for (let p = 0; p < area; p++) {
+      const [r, g, b] = diverging(levels[u * area + p]);
+      const at = ((oy + Math.floor(p / side)) * tile.width + ox + (p % side)) * 4;
+      tile.data[at] = r; tile.data[at + 1] = g; tile.data[at + 2] = b;
     }
   }
   paintScaled(canvas, tile);
@@ -365,7 +370,8 @@ async function classify(blob) {
   const evidence = $("draw-evidence");
   evidence.hidden = !r.evidence;
   if (r.evidence) drawWeights(evidence, r.evidence);
-  $("evidence-for").textContent = r.evidence ? r.prediction : "(linear model only)";
+  $("evidence-kind").textContent = r.evidence_kind || "";
+  $("evidence-for").textContent = r.prediction;
   $("draw-prediction").textContent = `${r.prediction} (${percent(r.probability)})`;
   $("draw-unknown").textContent = r.unknown || "";
   const distances = Object.entries(r.baseline.distances).map(([name, d]) => `${name}: ${d.toFixed(3)}`).join(", ");
