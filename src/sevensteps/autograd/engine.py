@@ -70,7 +70,7 @@ def _seed(root: Tensor, gradient: Any) -> Any:
             raise RuntimeError(
                 f"backward() needs an explicit gradient for a non-scalar output of shape {root.shape}"
             )
-        return xp.ones(root.data.shape, root.data.dtype)
+        return xp.array(1, root.data.dtype).reshape(root.data.shape)  # xp.ones, without its Python layer
     seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=root.dtype)
     if seed.shape != root.shape:
         raise RuntimeError(f"gradient has shape {seed.shape}, but the output has shape {root.shape}")
@@ -193,9 +193,11 @@ def _accumulate(leaf: Tensor, grad: Any, given_to_leaves: set[int]) -> None:
     if grad.dtype != leaf.data.dtype:
         grad = grad.astype(leaf.data.dtype)
     if leaf.grad is None:
-        if id(_owner(grad)) in given_to_leaves or not grad.flags.writeable:
+        owner = id(_owner(grad))
+        if owner in given_to_leaves or not grad.flags.writeable:
             grad = grad.copy(order="K")
-        given_to_leaves.add(id(_owner(grad)))
+            owner = id(grad)
+        given_to_leaves.add(owner)
         leaf.grad = Tensor(grad)
     elif leaf.grad.data.shape == grad.shape and leaf.grad.data.flags.writeable:
         # in place, as PyTorch accumulates: a reference to .grad taken earlier sees the sum
