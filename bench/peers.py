@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 FASHION = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
-SIDES = ("sevensteps", "sevensteps-cli", "numpy", "floor", "pytorch", "jax")
+SIDES = ("sevensteps", "sevensteps-cli", "numpy", "floor", "pytorch", "floor-pytorch", "jax")
 WITHOUT_TORCH = ("sevensteps", "sevensteps-cli", "numpy", "floor")
 LR = 0.1
 
@@ -200,6 +200,31 @@ def side_floor(weights, x, y, lr):
     return train, None
 
 
+def side_floor_pytorch(weights, x, y, lr):
+    """The floor's gather and five products in PyTorch (MKL): set beside ``floor`` (OpenBLAS), it shows how much
+    of a gap to PyTorch is the BLAS library's, which no engine above it can close."""
+    import torch
+
+    w1 = torch.from_numpy(np.ascontiguousarray(weights["0.weight"].T))
+    w2 = torch.from_numpy(np.ascontiguousarray(weights["2.weight"].T))
+    xt, hidden = torch.from_numpy(x), w1.shape[1]
+
+    def train(batches):
+        g2 = g1 = None
+        with torch.no_grad():
+            for index in batches:
+                xb = xt[torch.from_numpy(index)]
+                if g2 is None or len(g2) != len(index):
+                    g2, g1 = torch.ones(len(index), 10), torch.ones(len(index), hidden)
+                h = xb @ w1
+                _ = h @ w2
+                _ = h.T @ g2
+                _ = g2 @ w2.T
+                _ = xb.T @ g1
+
+    return train, None
+
+
 def side_jax(weights, x, y, lr):
     """A jit-compiled step (gather, forward, loss, grad, SGD) with the weights donated, so updated in place."""
     import jax
@@ -271,7 +296,7 @@ def _threads_in_effect(side: str) -> dict[str, object]:
         info["blas"] = sorted({f"{p['internal_api']}:{p['num_threads']}" for p in threadpool_info()})
     except ImportError:
         pass
-    if side == "pytorch":
+    if side in ("pytorch", "floor-pytorch"):
         import torch
 
         info["torch.get_num_threads"] = torch.get_num_threads()
@@ -396,7 +421,7 @@ def table(all_results: dict[int, dict[str, list[dict]]], threads: int) -> str:
 
 def _threads_text(result: dict, side: str) -> str:
     t = result["threads"]
-    if side == "pytorch":
+    if side in ("pytorch", "floor-pytorch"):
         return f"torch {t['torch.get_num_threads']}"
     if side == "jax":
         return "XLA 1" if t.get("XLA_FLAGS") else "XLA default"
@@ -420,6 +445,14 @@ def targets(all_results: dict[int, dict[str, list[dict]]]) -> list[str]:
                     verdict = f" (target ≤ {limit:.1f}: {'met' if ratio <= limit else 'NOT met'})"
                 lines.append(f"batch {batch_size}: {ours} / {peer} = {ratio:.2f} in time{verdict}, "
                              f"{cpu_ratio:.2f} in CPU time")
+        if "floor" in med and "floor-pytorch" in med:  # the same products in each library's BLAS
+            lines.append(f"batch {batch_size}: floor (NumPy's BLAS) / floor-pytorch (PyTorch's BLAS) = "
+                         f"{med['floor'] / med['floor-pytorch']:.2f} in time, "
+                         f"{cpu['floor'] / cpu['floor-pytorch']:.2f} in CPU time")
+        if "floor" in med and "pytorch" in med:
+            lines.append(f"batch {batch_size}: floor (NumPy's products alone) / pytorch (whole epoch) = "
+                         f"{med['floor'] / med['pytorch']:.2f} in time, "
+                         f"{cpu['floor'] / cpu['pytorch']:.2f} in CPU time")
     return lines
 
 

@@ -231,3 +231,18 @@ def test_linear_weight_keeps_its_layout_through_training():
         opt.step()
         opt.zero_grad()
     assert layer.weight.shape == (3, 5) and layer.weight.data.flags.f_contiguous
+
+
+def test_backward_runs_newest_op_first_through_a_changed_intermediate_like_pytorch():
+    """Contexts are numbered as ops run; an in-place change between two uses adds a newer context, and the
+    order (newest first) still gives PyTorch's gradients."""
+    x = ss.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    tx = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    for a in (x, tx):
+        y = a * 2
+        z = y + 1
+        y += a * a  # y changes after z used it: a newer node, with the old y's node as its parent
+        (z * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    first, second = x * 1, x * 2
+    assert first.grad_fn.sequence < second.grad_fn.sequence < (first + second).grad_fn.sequence

@@ -807,39 +807,49 @@ class Linear(Function):
     def backward(ctx: Context, g: Any) -> tuple:
         x, weight = ctx.saved_tensors
         needs_x, needs_w, needs_b = (ctx.needs_input_grad + (False,))[:3]
-        g2 = g.reshape(-1, g.shape[-1])
+        if g.ndim != 2:  # a stack of batches: the weight's gradient sums over all of them
+            x, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+        else:
+            g2 = g
         grad_x = xp.matmul(g, weight) if needs_x else None
-        grad_w = xp.matmul(x.reshape(-1, x.shape[-1]).T, g2).T if needs_w else None
-        grad_b = g2.sum(axis=0) if needs_b else None
+        grad_w = xp.matmul(x.T, g2).T if needs_w else None
+        grad_b = xp.add.reduce(g2, axis=0) if needs_b else None
         return grad_x, grad_w, grad_b
 
 
 class CrossEntropy(Function):
-    """loss_i = −log softmax(x_i)[t_i] per row, then reduced (mean, sum or none);
-    ∂x_i = g_i·(softmax(x_i) − onehot(t_i)), with g_i = g/N for the mean.
+    """loss_i = −log softmax(x_i)[t_i] = log Σ_j e^(x_ij − m_i) − (x_it − m_i) per row (m_i the row's max),
+    then reduced (mean, sum or none);  ∂x_i = g_i·(softmax(x_i) − onehot(t_i)), with g_i = g/N for the mean.
 
-    The reduction lives inside the op: one op per batch instead of two on the training hot path.
+    The reduction lives inside the op: one op per batch instead of two on the training hot path. The forward
+    keeps the softmax it computes on the way, so the backward needs no second exponential.
     """
 
     @staticmethod
     def forward(ctx: Context, logits: Any, target: Any, reduction: str = "mean") -> Any:
-        log_probs = _log_softmax(logits, -1)
-        ctx.save_for_backward(log_probs, target)
-        ctx.reduction = reduction
-        losses = -log_probs[xp.arange(len(target)), target]
+        rows = xp.arange(len(target))
+        if logits.size:
+            shifted = logits - _reduce(xp.maximum, logits, -1)
+            probs = xp.exp(shifted)
+            sums = _reduce(xp.add, probs, -1)
+            losses = xp.log(sums[:, 0]) - shifted[rows, target]
+            probs /= sums
+        else:  # an empty batch: nothing to reduce over
+            probs, losses = logits.copy(), logits[:, 0].copy()
+        ctx.save_for_backward(probs, target)
+        ctx.rows, ctx.reduction = rows, reduction
         if reduction == "mean":  # an empty batch's mean is 0/0 = nan, as in PyTorch
             return losses.sum() / len(target) if len(target) else xp.array(xp.nan, dtype=logits.dtype)
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
-        log_probs, target = ctx.saved_tensors
-        grad = xp.exp(log_probs)
-        grad[xp.arange(len(target)), target] -= 1
+        probs, target = ctx.saved_tensors
+        grad = probs.copy()  # not in place: backward may run again (retain_graph)
+        grad[ctx.rows, target] -= 1
         if ctx.reduction == "none":
             return (grad * g[:, None], None, None)
-        scale = g / len(target) if ctx.reduction == "mean" else g
-        grad *= scale
+        grad *= g / len(target) if ctx.reduction == "mean" else g
         return (grad, None, None)
 
 

@@ -42,7 +42,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx = None
         self._retains_grad = False
-        self._version = [0]  # shared with views (see autograd.py: why a version counter)
+        self._version = [0]  # shared with views (see the autograd package: why a version counter)
         self._base = None
         self.requires_grad = False
         if requires_grad:
@@ -949,7 +949,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return ops.MatMul.apply(input, other)
 
 
-autograd.Tensor = Tensor  # see the note in autograd.py
+autograd.connect(Tensor)  # see autograd.connect
 
 __all__ = [
     "MaxResult", "SortResult", "Tensor", "arange", "as_tensor", "cat", "clamp", "clip", "concat", "empty", "eye",
