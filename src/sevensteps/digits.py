@@ -16,7 +16,7 @@ from .learner import Learner
 from .metrics import accuracy
 from .models import INPUT_SIZE, n_outputs_for
 from .random import Generator
-from .recipes import build_model, loss_function, optimizer_function, resolve_loss
+from .recipes import build_model, loss_function, optimizer_function, recipe_callbacks, resolve_loss
 from .runs import Rules, Settings
 from .stopping import MaxEpochs, Patience, StopRule, TimeLimit
 
@@ -52,7 +52,7 @@ def digit_learner(splits: Any, settings: Settings | None = None, rules: Rules | 
                                   splits.valid.images.reshape(-1, INPUT_SIZE), targets(splits, splits.valid),
                                   batch_size=settings.batch_size, generator=generator)
     learn = Learner(dls, model, loss_function(loss_name), opt_func, settings.lr, metrics=[accuracy],
-                    cbs=[GradientNorm(), *cbs],
+                    cbs=[GradientNorm(), *recipe_callbacks(settings.model), *cbs],
                     stop_rules=stop_rules(rules or Rules()), quiet=quiet)
     learn.loss_name, learn.settings, learn.classes = loss_name, settings, list(splits.classes)
     learn.class_names = splits.class_names()
