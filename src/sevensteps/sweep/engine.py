@@ -72,9 +72,11 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         with client:
             yield client
         return
+    # Logs at CRITICAL only: a worker still sending its heartbeat while the cluster closes logs a traceback at
+    # ERROR; a run that fails raises its own error in this process (run_all).
     with local_worker_settings():
         cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                                           processes=True, dashboard_address=None, silence_logs=40)  # logging.ERROR
+                                           processes=True, dashboard_address=None, silence_logs=50)
     with cluster, distributed.Client(cluster) as client:
         yield client
 
