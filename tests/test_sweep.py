@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -238,6 +239,14 @@ def test_resume_refuses_a_new_grid(tmp_path):
 # ---------------------------------------------------------------- an existing cluster
 
 
+def readme_worker_env() -> dict[str, str]:
+    """The environment after the README's ``export DASK_...=...`` lines for hand-started workers."""
+    readme = re.sub(r"\\\n\s*", "", (Path(__file__).resolve().parents[1] / "README.md").read_text())
+    exports = re.findall(r"^export (DASK_\w+)=(\"[^\"]*\"|\S+)$", readme, flags=re.MULTILINE)
+    assert len(exports) == 2, exports
+    return {**os.environ, **{name: value.strip('"') for name, value in exports}}
+
+
 def test_scheduler_flag_runs_on_a_dask_scheduler_and_two_dask_workers(tmp_path):
     scheduler_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
@@ -249,12 +258,17 @@ def test_scheduler_flag_runs_on_a_dask_scheduler_and_two_dask_workers(tmp_path):
         while not scheduler_file.is_file() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
+        env = readme_worker_env()
         for name in ("one", "two"):
             processes.append(subprocess.Popen(
                 [*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", name], cwd=tmp_path,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env))
         with distributed.Client(address, timeout="30s") as c:
             c.wait_for_workers(2, timeout=30)
+            # the README's exports reach the worker processes
+            assert set(c.run(lambda: os.environ.get("MALLOC_MMAP_THRESHOLD_")).values()) == {"33554432"}
+            assert set(c.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled")).values()) \
+                == {False}
         result = sevensteps("sweep", "--scheduler", address, "--lr", "0.5,1", "--epochs", "2", "--json",
                             cwd=tmp_path)
         assert result.returncode == 0, result.stderr
