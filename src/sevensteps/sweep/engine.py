@@ -34,6 +34,12 @@ QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin
 # (cli.keep_freed_memory), given to the local cluster's worker processes, which are ours, through their
 # environment (glibc reads it at start).
 KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": 256 << 20, "MALLOC_MMAP_THRESHOLD_": 32 << 20}
+# A sweep ends when its last run does, so the longest runs go first (a long run handed out last would keep one
+# worker busy while the others idle). A run's work per epoch is a pass over the data plus a cost per step;
+# measured on the sample with one BLAS thread: mlp 14.6 ms + 0.97 s / batch size, linear 5.9 ms + 0.66 s /
+# batch size; the mlp's hidden layer 4x wider 2.7x the time, 16x wider 6.2x; cnn about 28x the mlp per image
+# (BENCHMARKS.md, batch 64).
+MODEL_WORK = {"linear": 0.4, "mlp": 1.0, "cnn": 28.0}
 
 
 class MissingDask(ImportError):
@@ -75,8 +81,11 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     # Logs at CRITICAL only: a worker still sending its heartbeat while the cluster closes logs a traceback at
     # ERROR; a run that fails raises its own error in this process (run_all).
     with local_worker_settings():
+        # No dashboard; the scheduler's small HTTP server (health checks) on any free port, not 8787, so a
+        # second sweep does not warn "Port 8787 is already in use".
         cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                                           processes=True, dashboard_address=None, silence_logs=50)
+                                           processes=True, dashboard_address=None, silence_logs=50,
+                                           scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
     with cluster, distributed.Client(cluster) as client:
         yield client
 
@@ -110,17 +119,30 @@ def check_reachable(scheduler: str) -> None:
                               f"({error.strerror or error})") from None
 
 
+def expected_work(config: RunConfig) -> float:
+    """A run's rough cost, to start the longest first: epochs × (1 + 66 / batch size) × the model's weight
+    (× (hidden / 30)^⅔ for the mlp). Only the order matters."""
+    settings = config.settings
+    work = MODEL_WORK.get(settings.model, 1.0) * config.rules.epochs * (1 + 66 / settings.batch_size)
+    if settings.model == "mlp":
+        work *= (settings.hidden / 30) ** (2 / 3)
+    return work
+
+
 def run_all(client: Any, runs: Sequence[tuple[Path, RunConfig]], run_report: bool = False,
             on_done: Callable[[Path, dict[str, Any]], None] | None = None) -> dict[Path, dict[str, Any]]:
-    """Submit every (run folder, config) to ``client``; return run folder → summary as they all finish.
+    """Submit every (run folder, config) to ``client``, longest first; return run folder → summary as they all
+    finish.
 
     ``on_done(run_dir, summary)`` is called in the caller's thread as each run completes (a progress bar).
     The first run that fails for good raises its own error here, after the other runs were cancelled.
     """
     distributed = import_distributed()
+    longest_first = sorted(runs, key=lambda run: expected_work(run[1]), reverse=True)
     futures = {client.submit(train_one, str(run_dir), config, run_report, pure=False, retries=RETRIES,
+                             priority=len(runs) - i,  # Dask starts the highest priority first
                              key=f"sevensteps-run-{run_dir.name}-{os.urandom(4).hex()}"): run_dir
-               for run_dir, config in runs}
+               for i, (run_dir, config) in enumerate(longest_first)}
     results: dict[Path, dict[str, Any]] = {}
     try:
         for future in distributed.as_completed(futures):
