@@ -81,12 +81,13 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     # Logs at CRITICAL only: a worker still sending its heartbeat while the cluster closes logs a traceback at
     # ERROR; a run that fails raises its own error in this process (run_all).
     with local_worker_settings():
-        # No dashboard; the scheduler's small HTTP server (health checks) on any free port, not 8787, so a
-        # second sweep does not warn "Port 8787 is already in use".
+        # No dashboard; the scheduler's small HTTP server (health checks) on any free loopback port, not 8787,
+        # so a second sweep does not warn "Port 8787 is already in use".
         cluster = distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                            processes=True, dashboard_address=None, silence_logs=50,
-                                           scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+                                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     with cluster, distributed.Client(cluster) as client:
+        client.run(prepare_worker)
         yield client
 
 
@@ -97,6 +98,18 @@ def local_worker_settings() -> Any:
 
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **KEEP_FREED_MEMORY}
     return dask.config.set({**QUIET_WORKERS, "distributed.nanny.pre-spawn-environ": environ})
+
+
+def prepare_worker() -> None:
+    """Run once on each local worker: import what a run needs, then freeze every object made so far
+    (``gc.freeze``). Dask's imports leave a large heap that lives as long as the worker; frozen, it is no
+    longer walked by the garbage collections during training nor by the last one at exit. Measured on
+    2 cores under load: closing the cluster took 1.1-1.7 s, 0.15-0.3 s with the workers' heaps frozen."""
+    import gc
+
+    from .. import callbacks, checkpoint, digits  # noqa: F401 (what train_one imports)
+
+    gc.freeze()
 
 
 def check_reachable(scheduler: str) -> None:

@@ -1,7 +1,9 @@
-"""The sweep engine hands out the longest runs first, and its local cluster leaves port 8787 alone."""
+"""The sweep engine: the longest runs first; a local cluster whose workers start prepared and which leaves port
+8787 alone."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import warnings
 
@@ -23,7 +25,7 @@ def test_expected_work_grows_with_what_makes_a_run_longer():
     assert 3 < expected_work(config("mlp", batch_size=64)) / expected_work(config()) < 6
 
 
-def test_the_longest_runs_start_first_and_a_busy_port_8787_is_no_warning(tmp_path):
+def test_the_longest_runs_start_first_on_prepared_workers_and_a_busy_port_8787_is_no_warning(tmp_path):
     """On one worker the runs start one after another: in the order of their expected work, although they
     were given shortest first (each run writes its config.json as it starts)."""
     runs = [(tmp_path / name, c) for name, c in [("short", config()), ("middle", config(batch_size=64)),
@@ -38,6 +40,9 @@ def test_the_longest_runs_start_first_and_a_busy_port_8787_is_no_warning(tmp_pat
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with connect(workers=1) as client:
+                # each worker has imported what a run needs and frozen its heap (prepare_worker)
+                frozen = client.run(gc.get_freeze_count)
+                imported = client.run(lambda: "sevensteps.digits" in __import__("sys").modules)
                 summaries = run_all(client, runs)
     finally:
         busy.close()
@@ -45,3 +50,5 @@ def test_the_longest_runs_start_first_and_a_busy_port_8787_is_no_warning(tmp_pat
     started = sorted(runs, key=lambda run: (run[0] / CONFIG).stat().st_mtime_ns)
     assert [run_dir.name for run_dir, _ in started] == ["long", "middle", "short"]
     assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
+    assert all(count > 10_000 for count in frozen.values()), frozen
+    assert all(imported.values()), imported
