@@ -40,9 +40,10 @@ def test_the_longest_runs_start_first_on_prepared_workers_and_a_busy_port_8787_i
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with connect(workers=1) as client:
-                # each worker has imported what a run needs and frozen its heap (prepare_worker)
+                # each worker has what a run needs imported, its heap frozen, one BLAS thread (sweep.worker)
                 frozen = client.run(gc.get_freeze_count)
                 imported = client.run(lambda: "sevensteps.digits" in __import__("sys").modules)
+                blas = client.run(lambda: {p["num_threads"] for p in __import__("threadpoolctl").threadpool_info()})
                 summaries = run_all(client, runs)
     finally:
         busy.close()
@@ -52,3 +53,4 @@ def test_the_longest_runs_start_first_on_prepared_workers_and_a_busy_port_8787_i
     assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
     assert all(count > 10_000 for count in frozen.values()), frozen
     assert all(imported.values()), imported
+    assert all(threads == {1} for threads in blas.values()), blas
