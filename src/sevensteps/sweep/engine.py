@@ -8,8 +8,9 @@ scheduler; a run started again continues from its checkpoint, so the result is t
 
 from __future__ import annotations
 
-import multiprocessing
+import importlib.util
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,10 +102,13 @@ def local_worker_settings() -> Any:
     import dask
 
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **KEEP_FREED_MEMORY}
-    # Workers forked from this process start in a fraction of a second with everything imported and the data
-    # read (measured under load: the cluster up in 0.8-0.9 s against 10-14 s spawning fresh processes, 0.2 CPU
-    # seconds against 2.5); sevensteps.sweep.worker then sets what a fresh process reads from its environment.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # Workers forked from this process start with everything imported and the data read (measured on 2 cores
+    # at a load of 14-19: the cluster up in 1.1-2.5 s against 10-20 s spawning fresh Pythons; the 8-run mlp
+    # sweep 20% less CPU); sevensteps.sweep.worker then sets what a fresh process reads from its environment.
+    # Linux only (macOS offers fork, but its system libraries are not safe in a forked child), and only with
+    # threadpoolctl to give a forked worker one BLAS thread (it inherits this process's BLAS, one thread a core).
+    forks = sys.platform.startswith("linux") and importlib.util.find_spec("threadpoolctl") is not None
+    method = "fork" if forks else "spawn"
     return dask.config.set({**QUIET_WORKERS, "distributed.nanny.pre-spawn-environ": environ,
                             "distributed.worker.multiprocessing-method": method,
                             "distributed.worker.preload": ["sevensteps.sweep.worker"]})

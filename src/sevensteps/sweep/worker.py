@@ -1,10 +1,10 @@
 """What each worker process of the local cluster does as it starts (a Dask preload: ``dask_setup``).
 
-The local cluster forks its workers from the sweep's own process, which has already imported Dask, NumPy and
-sevensteps and read the data: a worker is up in a fraction of a second instead of starting Python afresh and
-importing everything again. What a fresh process would have read from its environment at start, a forked one
-inherited from its parent instead, so it is set here: one BLAS thread (two workers on two cores, each with a
-BLAS thread per core, would fight over them) and glibc keeping freed memory, as ``sevensteps train`` does.
+On Linux the local cluster forks its workers from the sweep's own process, which has already imported Dask,
+NumPy and sevensteps and read the data: a worker is up at once instead of starting Python afresh and importing
+everything again. What a fresh process would have read from its environment at start, a forked one inherited
+from its parent instead, so it is set here: one BLAS thread (two workers on two cores, each with a BLAS thread
+per core, would fight over them) and glibc keeping freed memory, as ``sevensteps train`` does.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def prepare_worker() -> None:
     import_what_a_run_needs()
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # a spawned worker already has one BLAS thread from its environment
+    except ImportError:  # then the workers were spawned, with one BLAS thread from their environment
         pass
     else:
         threadpool_limits(1)
