@@ -85,13 +85,17 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def fresh_dir(base: Path) -> Path:
-    """Make and return ``base``, or ``base-2``, ``base-3``, ... if it exists: never an existing folder."""
+    """Make and return ``base``, or ``base-2``, ``base-3``, ... if it exists: never an existing folder.
+
+    The folder is claimed by ``mkdir`` itself, so two commands started in the same second get one each."""
     path, n = Path(base), 1
-    while path.exists():
-        n += 1
-        path = Path(f"{base}-{n}")
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = Path(f"{base}-{n}")
 
 
 def new_run_dir(out: Path, model: str, classes: list[int]) -> Path:
