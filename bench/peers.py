@@ -180,6 +180,16 @@ def side_numpy(weights, x, y, lr):
     return train, predict
 
 
+def five_products(xb, w1, w2, g2, g1) -> None:
+    """A step's matrix products, in NumPy or PyTorch alike: two forward (h = xb W1, h W2), three backward
+    (∂W2 = hᵀ g2, ∂h = g2 W2ᵀ, ∂W1 = xbᵀ g1)."""
+    h = xb @ w1
+    _ = h @ w2
+    _ = h.T @ g2
+    _ = g2 @ w2.T
+    _ = xb.T @ g1
+
+
 def side_floor(weights, x, y, lr):
     """The gather and the five matrix products of a step (two forward, three backward), nothing else."""
     w1, w2 = np.ascontiguousarray(weights["0.weight"].T), np.ascontiguousarray(weights["2.weight"].T)
@@ -191,11 +201,7 @@ def side_floor(weights, x, y, lr):
             xb = x.take(index, axis=0)
             if g2 is None or len(g2) != len(index):
                 g2, g1 = np.ones((len(index), 10), np.float32), np.ones((len(index), hidden), np.float32)
-            h = xb @ w1
-            _ = h @ w2
-            _ = h.T @ g2
-            _ = g2 @ w2.T
-            _ = xb.T @ g1
+            five_products(xb, w1, w2, g2, g1)
 
     return train, None
 
@@ -216,11 +222,7 @@ def side_floor_pytorch(weights, x, y, lr):
                 xb = xt[torch.from_numpy(index)]
                 if g2 is None or len(g2) != len(index):
                     g2, g1 = torch.ones(len(index), 10), torch.ones(len(index), hidden)
-                h = xb @ w1
-                _ = h @ w2
-                _ = h.T @ g2
-                _ = g2 @ w2.T
-                _ = xb.T @ g1
+                five_products(xb, w1, w2, g2, g1)
 
     return train, None
 

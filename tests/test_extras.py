@@ -50,4 +50,5 @@ def test_a_notebook_without_matplotlib_shows_text(tmp_path):
     result = run_without_matplotlib(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "None None" in result.stdout
-    assert 'MISSING this figure needs matplotlib, which is not installed: pip install "sevensteps[plots]"' in result.stdout
+    expected = 'MISSING this figure needs matplotlib, which is not installed: pip install "sevensteps[plots]"'
+    assert expected in result.stdout

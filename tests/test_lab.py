@@ -156,21 +156,12 @@ def test_drawing_a_seven_with_the_mouse_gives_7(page):
     wait_until(lambda: text(page, "#message") == "lr 1 from the next step", what="lr back to 1")
     page.click("#btn-epoch")
     wait_until(lambda: text(page, "#acc-valid") != "–", what="one epoch")
-    def stroke(points):
-        page.locator("#pad").scroll_into_view_if_needed()
-        box = page.locator("#pad").bounding_box()
-        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
-        page.mouse.up()
-
-    stroke([(70, 60), (210, 60), (120, 240)])  # a 7: the bar, then the stem
+    draw_stroke(page, [(70, 60), (210, 60), (120, 240)])  # a 7: the bar, then the stem
     wait_until(lambda: text(page, "#draw-prediction"), what="a prediction")
     assert text(page, "#draw-prediction").startswith("7 (")
     assert "Pixel similarity says" in text(page, "#draw-baseline")
     page.click("#btn-clear")
-    stroke([(140, 140), (142, 141)])  # a dot is no digit
+    draw_stroke(page, [(140, 140), (142, 141)])  # a dot is no digit
     wait_until(lambda: text(page, "#draw-unknown"), what="the no-digit warning")
     assert "looks like no digit I know" in text(page, "#draw-unknown")
 

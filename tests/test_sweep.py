@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import assert_clean_error
 from dask import distributed  # the cluster extra belongs to the test environment: never skipped
 from safetensors.numpy import load_file
 
@@ -34,15 +35,6 @@ def cli_command(*args) -> list[str]:
 
 def sevensteps(*args, cwd, timeout=120):
     return subprocess.run(cli_command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def assert_clean_error(result, *fragments):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sevensteps: error:"), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def weights(run_dir: Path) -> dict[str, np.ndarray]:
