@@ -86,3 +86,21 @@ def twin_mlp(sizes: tuple[int, ...], seed: int = 0):
             ours_layers.append(ss.nn.ReLU())
             torch_layers.append(torch.nn.ReLU())
     return ss.nn.Sequential(*ours_layers), torch.nn.Sequential(*torch_layers)
+
+
+def twin_cnn(model, n_outputs: int):
+    """The built-in cnn in PyTorch with the weights of ``model`` (a ``sevensteps.layers.cnn``) copied in, name by
+    name (shifts are applied to the data, outside both models). The tests use it too, through tests/torch_twins.py."""
+    import torch
+
+    twin = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Identity(),
+        torch.nn.Conv2d(1, 32, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+        torch.nn.Linear(128, n_outputs))
+    with torch.no_grad():
+        for (name, ours), (torch_name, theirs) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
+            assert name == torch_name, (name, torch_name)
+            theirs.copy_(torch.from_numpy(np.ascontiguousarray(ours.data)))
+    return twin

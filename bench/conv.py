@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MNIST_TEST_DIR, Row, machine
+from common import MNIST_TEST_DIR, Row, machine, twin_cnn
 
 import sevensteps as ss
 import sevensteps.functional as F
@@ -63,20 +63,6 @@ def task_data(task: str):
 
 
 # ---------------------------------------------------------------- twins
-
-
-def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
-    """The cnn in PyTorch with our initial weights (shifts are applied to the data, outside both models)."""
-    twin = torch.nn.Sequential(
-        torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Identity(),
-        torch.nn.Conv2d(1, 32, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 64, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-        torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-        torch.nn.Linear(128, n_outputs))
-    with torch.no_grad():
-        for (_, ours), (_, theirs) in zip(model.named_parameters(), twin.named_parameters(), strict=True):
-            theirs.copy_(torch.from_numpy(np.ascontiguousarray(ours.data)))
-    return twin
 
 
 class Side:

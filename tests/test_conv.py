@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from torch_twins import twin_cnn
 
 import sevensteps as ss
 from sevensteps import conv, layers, recipes
@@ -320,22 +321,6 @@ def test_conv2d_module_matches_torch_in_float32_and_accepts_one_unbatched_image(
 def test_bad_input_is_one_clear_error_naming_the_layer_and_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-def twin_cnn(model: ss.nn.Module, n_outputs: int) -> torch.nn.Module:
-    """The same cnn in PyTorch, with our weights copied in."""
-    twin = torch.nn.Sequential(
-        torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Identity(),
-        torch.nn.Conv2d(1, 32, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-        torch.nn.Conv2d(32, 64, 3), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-        torch.nn.Flatten(), torch.nn.Linear(1600, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-        torch.nn.Linear(128, n_outputs))
-    with torch.no_grad():
-        pairs = zip(model.named_parameters(), twin.named_parameters(), strict=True)
-        for (name, ours_p), (torch_name, torch_p) in pairs:
-            assert name == torch_name
-            torch_p.copy_(torch.from_numpy(np.ascontiguousarray(ours_p.data)))
-    return twin
 
 
 def test_feature_maps_stay_in_the_products_memory_order():

@@ -1,5 +1,5 @@
 """Helpers shared by the tests that compare sevensteps with PyTorch: values side by side (``close``, ``twins``)
-and twin models with identical weights (``twin_mlp``, the benchmarks' own, from bench/common.py)."""
+and twin models with identical weights (``twin_mlp``, ``twin_cnn``, the benchmarks' own, from bench/common.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,6 @@ def twins(*arrays, requires_grad=True):
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from common import twin_mlp  # noqa: E402  (one builder for the tests and the benchmarks)
+from common import twin_cnn, twin_mlp  # noqa: E402  (one builder for the tests and the benchmarks)
 
-__all__ = ["close", "twin_mlp", "twins"]
+__all__ = ["close", "twin_cnn", "twin_mlp", "twins"]
