@@ -111,14 +111,7 @@ def side_sevensteps_cli(weights, x, y, lr):
     """sevensteps as ``sevensteps train`` runs it: with the allocator setting its entry point makes."""
     from sevensteps import cli
 
-    if hasattr(cli, "keep_freed_memory"):
-        cli.keep_freed_memory()
-    else:  # the same two calls, until the entry point makes them (glibc's malloc.h: -3 mmap, -1 trim threshold)
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 << 20)
-        libc.mallopt(-1, 256 << 20)
+    cli.keep_freed_memory()
     return side_sevensteps(weights, x, y, lr)
 
 

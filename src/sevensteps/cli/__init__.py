@@ -46,6 +46,11 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
+# glibc's thresholds that keep_freed_memory sets (also given to a sweep's Dask workers through their environment)
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value (HEAP_MAX / 2 on 64-bit)
+TRIM_THRESHOLD = 256 << 20
+
+
 def keep_freed_memory() -> None:
     """Let glibc reuse freed memory instead of handing it back to the kernel, for this command only.
 
@@ -64,8 +69,8 @@ def keep_freed_memory() -> None:
     except OSError:  # not glibc (musl, say): nothing to tune
         return
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value (HEAP_MAX / 2 on 64-bit)
-    libc.mallopt(m_trim_threshold, 256 << 20)
+    libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD)
+    libc.mallopt(m_trim_threshold, TRIM_THRESHOLD)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..cli import MMAP_THRESHOLD, TRIM_THRESHOLD
 from ..runs import RunConfig
 from .run import train_one
 
@@ -35,7 +36,7 @@ QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin
 # the runs' CPU time; with these values, about 100 faults. They are what `sevensteps train` sets for itself
 # (cli.keep_freed_memory), given to the local cluster's worker processes, which are ours, through their
 # environment (glibc reads it at start).
-KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": 256 << 20, "MALLOC_MMAP_THRESHOLD_": 32 << 20}
+KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}
 # A sweep ends when its last run does, so the longest runs go first (a long run handed out last would keep one
 # worker busy while the others idle). A run's work per epoch is a pass over the data plus a cost per step;
 # measured on the sample with one BLAS thread: mlp 14.6 ms + 0.97 s / batch size, linear 5.9 ms + 0.66 s /
