@@ -52,3 +52,13 @@ def test_a_notebook_without_matplotlib_shows_text(tmp_path):
     assert "None None" in result.stdout
     expected = 'MISSING this figure needs matplotlib, which is not installed: pip install "sevensteps[plots]"'
     assert expected in result.stdout
+
+
+def test_the_lab_and_sweeps_without_their_extras_say_how_to_get_them(tmp_path):
+    block = "sys.modules['starlette'] = sys.modules['dask'] = sys.modules['dask.distributed'] = None; "
+    for args, expected in ((["lab", "--no-browser"], 'the lab needs Starlette and Uvicorn, which are not installed: '
+                                                    'pip install "sevensteps[lab]"'),
+                           (["sweep", "--lr", "0.1,1"], 'sweep needs Dask, which is not installed: '
+                                                       'pip install "sevensteps[cluster]"')):
+        result = run_without_matplotlib(f"{block}from sevensteps.cli import main; sys.exit(main({args!r}))", tmp_path)
+        assert_clean_error(result, expected)

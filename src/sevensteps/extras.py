@@ -12,5 +12,7 @@ class MissingExtra(ImportError):
 
 
 def missing(feature: str, package: str, extra: str) -> MissingExtra:
-    """The error to raise: ``{feature} needs {package}, which is not installed: pip install "sevensteps[{extra}]"``."""
-    return MissingExtra(f'{feature} needs {package}, which is not installed: pip install "sevensteps[{extra}]"')
+    """The error to raise: ``{feature} needs {package}, which is not installed: pip install "sevensteps[{extra}]"``
+    (``which are`` for packages named as ``A and B``)."""
+    verb = "are" if " and " in package else "is"
+    return MissingExtra(f'{feature} needs {package}, which {verb} not installed: pip install "sevensteps[{extra}]"')

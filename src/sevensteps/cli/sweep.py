@@ -63,8 +63,8 @@ def grid_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..extras import MissingExtra
     from ..sweep import GridError, SweepError, sweep
-    from ..sweep.engine import MissingDask
     from .output import check_digits
 
     if args.resume is not None:
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = sweep(args.out, workers=args.workers, scheduler=args.scheduler, report=not args.no_report,
                         run_reports=args.run_reports, on_start=progress.start, on_done=progress.update, **keywords)
-    except (GridError, SweepError, MissingDask, ConnectionError) as error:
+    except (GridError, SweepError, MissingExtra, ConnectionError) as error:
         raise UsageError(str(error)) from None
     except ValueError as error:  # a loss that does not fit the digits, a batch size the data cannot fill
         raise UsageError(str(error)) from error

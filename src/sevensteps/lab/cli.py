@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve the lab until Ctrl-C; 2 with one ``sevensteps: error:`` line on bad input."""
     from pathlib import Path
 
+    from ..extras import missing
     from .session import LabError, LabSettings, Session
 
     def fail(message: str) -> int:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        return fail("the lab needs Starlette and Uvicorn: pip install 'sevensteps[lab]'")
+        return fail(str(missing("the lab", "Starlette and Uvicorn", "lab")))
     if not 0 <= args.port <= 65535:
         return fail(f"--port {args.port}: expected 0 to 65535")
     if args.host not in LOOPBACK:

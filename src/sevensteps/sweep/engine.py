@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import MMAP_THRESHOLD, TRIM_THRESHOLD
+from ..extras import missing
 from ..runs import RunConfig
 from .run import train_one
 
@@ -45,16 +46,12 @@ KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD, "MALLOC_MMAP_THRE
 MODEL_WORK = {"linear": 0.4, "mlp": 1.0, "cnn": 28.0}
 
 
-class MissingDask(ImportError):
-    """Dask (the ``cluster`` extra) is not installed."""
-
-
 def import_distributed() -> Any:
-    """``dask.distributed``, or MissingDask with the one line that says how to get it."""
+    """``dask.distributed``, or MissingExtra with the one line that says how to get it."""
     try:
         import dask.distributed
     except ImportError as error:
-        raise MissingDask('sweep needs Dask, which is not installed: pip install "sevensteps[cluster]"') from error
+        raise missing("sweep", "Dask", "cluster") from error
     return dask.distributed
 
 
