@@ -418,3 +418,15 @@ def test_conv_figures_show_every_filter_and_the_feature_maps_of_one_digit():
     assert plots.png_bytes(maps).startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="no Conv2d"):
         conv_plots.conv_filters(ss.nn.Sequential(ss.nn.Flatten()))
+
+
+def test_dilated_max_pool_sends_no_gradient_to_the_pixels_its_windows_skip():
+    """Windows of stride = span whose dilation skips pixels (found by hypothesis: (1, 1, 1, 3), kernel (1, 2),
+    stride (1, 3), dilation (1, 2)): the skipped pixel's gradient is 0, as in PyTorch."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 9))
+    xs, xt = ss.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    g = rng.standard_normal((2, 3, 5, 3))
+    (ss.nn.functional.max_pool2d(xs, (1, 2), (1, 3), 0, (1, 2)) * ss.tensor(g)).sum().backward()
+    (TF.max_pool2d(xt, (1, 2), (1, 3), 0, (1, 2)) * torch.tensor(g)).sum().backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())

@@ -58,9 +58,10 @@ class MaxPool2d(Function):
         grad = empty_in_layout(ctx.padded_shape, ctx.padded_strides, g.dtype)
         wins = xp.empty_like(winner, dtype=bool)
         (sh, sw), span, out = geometry.stride, geometry.span, geometry.out
-        # windows that neither overlap nor leave a gap write each input pixel at most once: g·wins goes straight
-        # in, and only the pixels no window reads (a last odd row or column) need zeros
-        tiled = (sh, sw) == span and not geometry.padded
+        # windows that neither overlap nor leave a gap (no dilation either: a dilated window skips pixels inside
+        # its span) write each input pixel exactly once: g·wins goes straight in, and only the pixels no window
+        # reads (a last odd row or column) need zeros
+        tiled = (sh, sw) == span and geometry.dilation == (1, 1) and not geometry.padded
         if tiled:
             grad[:, :, sh * out[0]:] = 0
             grad[:, :, :, sw * out[1]:] = 0
