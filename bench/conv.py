@@ -10,7 +10,8 @@ step, repeat, stop), independent of the Learner.
     python bench/conv.py memory [--images 60000]   # peak resident memory of a cnn epoch
 
 Timings alternate the sides (sevensteps, PyTorch, the matrix-product floor, then the other order) in one
-process; only their ratios mean anything on a shared machine. PyTorch runs with 2 threads (``--threads``).
+process; only their ratios mean anything on a shared machine. Each side runs on 2 threads (``--threads``):
+PyTorch's own, and sevensteps' ops split over 2 threads as ``sevensteps train`` splits them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from common import MNIST_TEST_DIR, Row, machine, twin_cnn
 
 import sevensteps as ss
 import sevensteps.functional as F
-from sevensteps import cli, layers, recipes
+from sevensteps import cli, layers, recipes, threads
 from sevensteps.data.idx import read_idx_pair
 from sevensteps.data.sample import load_sample
 
@@ -169,7 +170,8 @@ def accuracy(task: str, epochs: int, batch_size: int, lr: float, max_shift: int,
 
 
 def floor_epoch(n_images: int, batch_size: int):
-    """The same layers' matrix products alone (forward, ∂W, ∂x), over one epoch's batches, in NumPy."""
+    """The same layers' matrix products alone (forward, ∂W, ∂x), over one epoch's batches, in NumPy's BLAS,
+    split over the threads as sevensteps splits them (``threads.matmul``)."""
     rng = np.random.default_rng(0)
     shapes = []  # (weight rows, reduction, columns) of each product, per batch of b images
     for b in sorted({batch_size, n_images % batch_size} - {0}):
@@ -193,23 +195,26 @@ def floor_epoch(n_images: int, batch_size: int):
             for _ in range(counts[b]):
                 for name, (w, x, g) in arrays.items():
                     if name.startswith("conv"):
-                        np.matmul(w, x)  # forward: W₂ @ cols
-                        np.matmul(x, g.T)  # ∂W
+                        threads.matmul(w, x)  # forward: W₂ @ cols
+                        threads.matmul(x, g.T)  # ∂W
                         if name == "conv2":
-                            np.matmul(w.T, g)  # ∂cols (conv1's input is data: no ∂x)
+                            threads.matmul(w.T, g)  # ∂cols (conv1's input is data: no ∂x)
                     else:
-                        np.matmul(x, w)
-                        np.matmul(x.T, g)
-                        np.matmul(g, w.T)
+                        threads.matmul(x, w)
+                        threads.matmul(x.T, g)
+                        threads.matmul(g, w.T)
     return run
 
 
-def speed(batch_sizes: list[int], n_images: int, repeats: int, clock: str = "wall") -> list[Row]:
+def speed(batch_sizes: list[int], n_images: int, repeats: int, clock: str = "wall", n_threads: int = 2) -> list[Row]:
     """Median epoch time of each side; ``clock='cpu'`` counts the process's CPU time (user + sys, every thread)
     instead of the wall clock, for a machine that other work is sharing."""
     now = time.perf_counter if clock == "wall" else time.process_time
-    # the allocator setting `sevensteps train` makes in its entry point; process-wide, so PyTorch gets it too
+    # the settings `sevensteps train` makes in its entry point: the allocator's (process-wide, so PyTorch gets
+    # it too), and the ops' work split over as many threads as PyTorch's (NumPy's BLAS then gets one thread;
+    # PyTorch's own threads are torch.set_num_threads's)
     cli.keep_freed_memory()
+    threads.set_num_threads(n_threads)
     x, y = fashion("train")
     x = np.ascontiguousarray(x[:n_images].reshape(-1, 784))
     y = y[:n_images]
@@ -238,7 +243,7 @@ def speed(batch_sizes: list[int], n_images: int, repeats: int, clock: str = "wal
         ours, theirs, low = (float(np.median(times[n])) for n in ("sevensteps", "pytorch", "floor"))
         rows.append(Row("cnn speed", f"one cnn epoch on {len(x):,} Fashion-MNIST images, batch {batch_size} "
                         f"(Adam, {repeats} alternating run(s) each, {clock} clock, {torch.get_num_threads()} "
-                        "thread(s))",
+                        f"PyTorch thread(s), sevensteps' ops split over {threads.get_num_threads()})",
                         f"sevensteps {ours:.1f} s, PyTorch {theirs:.1f} s: ratio {ours / theirs:.2f}; "
                         f"matmul floor {low:.1f} s: {ours / low:.2f}x the floor", "ratio <= 1.0", ours <= theirs))
     return rows
@@ -310,7 +315,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="speed: wall time, or the process's CPU time (user + sys) on a shared machine")
-    parser.add_argument("--threads", type=int, default=2, help="PyTorch's threads (set OPENBLAS_NUM_THREADS to match)")
+    parser.add_argument("--threads", type=int, default=2, help="speed: threads for each side (PyTorch's "
+                        "torch.set_num_threads, sevensteps' threads.set_num_threads)")
     parser.add_argument("--pytorch", action=argparse.BooleanOptionalAction, default=True,
                         help="train the PyTorch twin too (accuracy)")
     args = parser.parse_args()
@@ -329,7 +335,7 @@ def main() -> None:
             lr = args.lr or (2e-3 if task == "fashion" else recipe.lr)
             rows += accuracy(task, epochs, batch_size, lr, shift, engines, args.seed)
     elif args.what == "speed":
-        rows += speed(batch_sizes, args.images, args.repeats, args.clock)
+        rows += speed(batch_sizes, args.images, args.repeats, args.clock, args.threads)
     else:
         rows += memory(batch_sizes[0], args.images)
     print("\n| area | what | figure | target | met |\n|---|---|---|---|---|")

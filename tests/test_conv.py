@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from split_threads import split_over
 from torch_twins import twin_cnn
 
 import sevensteps as ss
@@ -56,18 +57,20 @@ def conv_case(draw):
     return (n, c, h, w), o, kernel, stride, padding, dilation, draw(st.booleans())
 
 
+@pytest.mark.parametrize("threads", [1, 3], ids=["one-thread", "split-over-3-threads"])
 @SETTINGS
 @given(conv_case(), st.integers(0, 2**32 - 1))
-def test_conv2d_matches_torch(case, seed):
+def test_conv2d_matches_torch(threads, case, seed):
     shape, o, kernel, stride, padding, dilation, with_bias = case
     rng = np.random.default_rng(seed)
     x, w, b = rng.standard_normal(shape), rng.standard_normal((o, shape[1], *kernel)), rng.standard_normal(o)
     xs, ws, bs = ours(x), ours(w), ours(b) if with_bias else None
     xt, wt, bt = theirs(x), theirs(w), theirs(b) if with_bias else None
-    out = conv.conv2d(xs, ws, bs, stride, padding, dilation)
-    out_t = TF.conv2d(xt, wt, bt, stride, padding, dilation)
-    assert_close(out, out_t)
-    backward_both(out, out_t, rng)
+    with split_over(threads):  # the gather, the three products and col2im, each in parts on threads
+        out = conv.conv2d(xs, ws, bs, stride, padding, dilation)
+        out_t = TF.conv2d(xt, wt, bt, stride, padding, dilation)
+        assert_close(out, out_t)
+        backward_both(out, out_t, rng)
     assert_close(xs.grad, xt.grad)
     assert_close(ws.grad, wt.grad)
     if with_bias:
@@ -96,19 +99,21 @@ def pool_case(draw, dilation: bool = True):
     return (n, c, h, w), kernel, stride, padding, dil
 
 
+@pytest.mark.parametrize("threads", [1, 3], ids=["one-thread", "split-over-3-threads"])
 @SETTINGS
 @given(pool_case(), st.integers(0, 2**32 - 1))
-def test_max_pool2d_matches_torch(case, seed):
+def test_max_pool2d_matches_torch(threads, case, seed):
     shape, kernel, stride, padding, dilation = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     xs, xt = ours(x), theirs(x)
-    out = conv.max_pool2d(xs, kernel, stride, padding, dilation)
-    out_t = TF.max_pool2d(xt, kernel, stride, padding, dilation)
-    assert_close(out, out_t)
-    with ss.no_grad():  # without a gradient to come, forward skips remembering the winners
-        assert_close(conv.max_pool2d(xs, kernel, stride, padding, dilation), out_t)
-    backward_both(out, out_t, rng)
+    with split_over(threads):  # the channels in parts on threads
+        out = conv.max_pool2d(xs, kernel, stride, padding, dilation)
+        out_t = TF.max_pool2d(xt, kernel, stride, padding, dilation)
+        assert_close(out, out_t)
+        with ss.no_grad():  # without a gradient to come, forward skips remembering the winners
+            assert_close(conv.max_pool2d(xs, kernel, stride, padding, dilation), out_t)
+        backward_both(out, out_t, rng)
     assert_close(xs.grad, xt.grad)
 
 
@@ -337,6 +342,20 @@ def test_feature_maps_stay_in_the_products_memory_order():
     assert out.data.strides[0] == 4
     expected = TF.conv2d(TF.max_pool2d(TF.conv2d(torch.tensor(x), torch.tensor(w1)), 2), torch.tensor(w2), padding=1)
     assert_close(out, expected, atol=1e-4)
+
+
+def test_a_flattened_feature_map_gets_its_gradient_back_in_its_own_memory_order():
+    """Flatten copies (O, OH, OW, N)-ordered maps into rows; the gradient goes back in the maps' order, so that
+    ReLU's and pooling's backward run over matching layouts (not striding across each other)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 2, 6, 6)).astype(np.float32), rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    xs, xt = ours(x), theirs(x)
+    maps = conv.max_pool2d(conv.conv2d(xs, ss.Tensor(w)), 2)
+    maps.retain_grad()
+    flat, flat_t = maps.relu().flatten(1), TF.max_pool2d(TF.conv2d(xt, torch.tensor(w)), 2).relu().flatten(1)
+    backward_both(flat, flat_t, rng)
+    assert maps.grad.data.strides == maps.data.strides
+    assert_close(xs.grad, xt.grad, atol=1e-5)
 
 
 def test_cnn_accepts_every_digit_layout_and_matches_its_torch_twin():

@@ -50,6 +50,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .threads import get_num_threads, set_num_threads  # noqa: F401  (torch's names)
 
 __version__ = "0.1.0"
 

@@ -6,6 +6,8 @@ array library with NumPy's API (CuPy, say) could be slotted in here later withou
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as xp
 
 ndarray = xp.ndarray
@@ -29,3 +31,10 @@ def is_floating(dtype: xp.dtype) -> bool:
 def default_rng(seed: int | None) -> xp.random.Generator:
     """A PCG64 bit generator: fast, and its whole state can be saved and restored."""
     return xp.random.Generator(xp.random.PCG64(seed))
+
+
+def empty_in_layout(shape: tuple[int, ...], strides: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialised array of ``shape`` whose memory order follows ``strides`` (largest stride outermost),
+    so that a result keeps the memory order of the array it comes from."""
+    order = sorted(range(len(shape)), key=lambda axis: -strides[axis])
+    return xp.empty([shape[axis] for axis in order], dtype=dtype).transpose(xp.argsort(order))

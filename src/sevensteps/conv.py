@@ -28,6 +28,7 @@ from typing import Any
 from .autograd import Context, Function
 from .backend import xp
 from .tensor import Tensor
+from .threads import matmul, parallel_for
 from .windows import Geometry, IntPair, _batched, _pair  # noqa: F401  (_pair: used by layers.py)
 
 
@@ -51,12 +52,14 @@ class Conv2d(Function):
         cols = xp.empty((k + (bias is not None), oh * ow * n), dtype=xp.result_type(x, weight))
         # rows in (C, kh, kw) order to match weight.reshape(O, -1); columns in (OH, OW, N) order, the image
         # index fastest (see the layout note in the module docstring); one gather copies the windows in
-        xp.copyto(cols[:k].reshape(c, kh, kw, oh, ow, n), geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 2, 3, 0))
+        windows = geometry.windows(geometry.pad(x)).transpose(1, 4, 5, 2, 3, 0)
+        image_cols = cols[:k].reshape(c, kh, kw, oh, ow, n)
+        parallel_for(c, lambda channels: xp.copyto(image_cols[channels], windows[channels]), cols.size)
         w2 = weight.reshape(o, k)
         if bias is not None:
             cols[k] = 1
             w2 = xp.concatenate([w2, bias[:, None]], axis=1)
-        out = xp.matmul(w2, cols)
+        out = matmul(w2, cols)
         ctx.save_for_backward(cols, weight)
         ctx.geometry, ctx.x_shape = geometry, x.shape
         # shape (N, O, OH, OW), kept in the (O, OH, OW, N) memory order the product made: no transposing copy
@@ -73,17 +76,25 @@ class Conv2d(Function):
         grad_w = grad_b = grad_x = None
         if needs_w or needs_b:
             # (cols @ g₂ᵀ)ᵀ rather than g₂ @ colsᵀ: the same numbers, in the layout OpenBLAS multiplies fastest
-            grad_wb = xp.matmul(cols, g2.T)
+            grad_wb = matmul(cols, g2.T)
             grad_w = grad_wb[:k].T.reshape(weight.shape) if needs_w else None
             grad_b = grad_wb[k] if needs_b else None
         if needs_x:
             n = ctx.x_shape[0]
             oh, ow = geometry.out
-            grad_cols = xp.matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, oh, ow, n)
-            # col2im, in (C, H, W, N) order: each offset's slice is rows of OW·N contiguous numbers
-            grad_padded = xp.zeros((c, geometry.height, geometry.width, n), dtype=g.dtype)
-            for p, q, (rows, columns) in geometry.offsets():
-                grad_padded[:, rows, columns] += grad_cols[:, p, q]
+            grad_cols = matmul(weight.reshape(o, k).T, g2).reshape(c, kh, kw, oh, ow, n)
+            grad_padded = xp.empty((c, geometry.height, geometry.width, n), dtype=g.dtype)
+            offsets = geometry.offsets()
+
+            def col2im(channels: slice) -> None:
+                """In (C, H, W, N) order each offset's slice is rows of OW·N contiguous numbers; channels are
+                independent, so parts of them run on separate threads."""
+                target = grad_padded[channels]
+                target[...] = 0
+                for p, q, (rows, columns) in offsets:
+                    target[:, rows, columns] += grad_cols[channels, p, q]
+
+            parallel_for(c, col2im, grad_cols.size)
             grad_x = geometry.unpad(grad_padded.transpose(3, 0, 1, 2))
         return grad_x, grad_w, grad_b, None
 

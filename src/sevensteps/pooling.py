@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from .autograd import Context, Function, is_grad_enabled
-from .backend import xp
+from .backend import empty_in_layout, xp
 from .tensor import Tensor
-from .windows import Geometry, IntPair, _batched, empty_in_layout
+from .threads import parallel_for
+from .windows import Geometry, IntPair, _batched
 
 
 class MaxPool2d(Function):
@@ -26,28 +27,39 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, geometry: Geometry) -> Any:
         padded = geometry.pad(x, -xp.inf)
-        # A running maximum over the kernel offsets, each offset a strided slice covering every window at once:
-        # 3 vectorized passes for a 2×2 window, many times faster than a reduction over a short last axis.
         offsets = geometry.offsets()
-        out = padded[(..., *offsets[0][2])].copy(order="K")  # "K": keep the input's memory order
-        if not (is_grad_enabled() and ctx.needs_input_grad[0]):  # evaluation: the maximum alone
-            for _, _, slices in offsets[1:]:
-                xp.maximum(out, padded[(..., *slices)], out=out)
-            return out
-        kind = xp.uint8 if len(offsets) < 256 else xp.int32
-        winner = xp.zeros_like(out, dtype=kind)
-        later, claim = xp.empty_like(out, dtype=bool), xp.empty_like(out, dtype=kind)
-        for index, (_, _, slices) in enumerate(offsets[1:], start=1):
-            candidate = padded[(..., *slices)]
-            xp.greater(candidate, out, out=later)  # strictly: on a tie the earlier offset keeps the win
-            # a later offset that beats the running maximum has the largest index so far, so the winner is
-            # max(winner, later·index): plain arithmetic, much faster than a masked copy on a random mask
-            xp.multiply(later, kind(index), out=claim)
-            xp.maximum(winner, claim, out=winner)
-            xp.maximum(out, candidate, out=out)
-        ctx.save_for_backward(winner)
-        ctx.geometry = geometry
-        ctx.padded_shape, ctx.padded_strides = padded.shape, padded.strides
+        # the result keeps the input's memory order, so pooling a convolution's output copies nothing around
+        out = empty_in_layout((x.shape[0], x.shape[1], *geometry.out), padded.strides, padded.dtype)
+        record = is_grad_enabled() and ctx.needs_input_grad[0]  # evaluation needs the maximum alone
+        winner = xp.empty_like(out, dtype=xp.uint8 if len(offsets) < 256 else xp.int32) if record else None
+
+        def pool(channels: slice) -> None:
+            """A running maximum over the kernel offsets, each offset a strided slice that covers every window
+            at once: 3 vectorized passes for a 2×2 window, many times faster than a reduction over a short
+            last axis. Channels are independent, so parts of them run on separate threads."""
+            source, best = padded[:, channels], out[:, channels]
+            xp.copyto(best, source[(..., *offsets[0][2])])
+            if winner is None:
+                for _, _, slices in offsets[1:]:
+                    xp.maximum(best, source[(..., *slices)], out=best)
+                return
+            won = winner[:, channels]
+            won[...] = 0
+            later, claim = xp.empty_like(best, dtype=bool), xp.empty_like(won)
+            for index, (_, _, slices) in enumerate(offsets[1:], start=1):
+                candidate = source[(..., *slices)]
+                xp.greater(candidate, best, out=later)  # strictly: on a tie the earlier offset keeps the win
+                # a later offset that beats the running maximum has the largest index so far, so the winner
+                # is max(winner, later·index): plain arithmetic, much faster than a masked copy
+                xp.multiply(later, won.dtype.type(index), out=claim)
+                xp.maximum(won, claim, out=won)
+                xp.maximum(best, candidate, out=best)
+
+        parallel_for(x.shape[1], pool, padded.size)
+        if winner is not None:
+            ctx.save_for_backward(winner)
+            ctx.geometry = geometry
+            ctx.padded_shape, ctx.padded_strides = padded.shape, padded.strides
         return out
 
     @staticmethod
@@ -56,23 +68,29 @@ class MaxPool2d(Function):
         geometry = ctx.geometry
         offsets = geometry.offsets()
         grad = empty_in_layout(ctx.padded_shape, ctx.padded_strides, g.dtype)
-        wins = xp.empty_like(winner, dtype=bool)
         (sh, sw), span, out = geometry.stride, geometry.span, geometry.out
         # windows that neither overlap nor leave a gap (no dilation either: a dilated window skips pixels inside
         # its span) write each input pixel exactly once: g·wins goes straight in, and only the pixels no window
         # reads (a last odd row or column) need zeros
         tiled = (sh, sw) == span and geometry.dilation == (1, 1) and not geometry.padded
-        if tiled:
-            grad[:, :, sh * out[0]:] = 0
-            grad[:, :, :, sw * out[1]:] = 0
-        else:
-            grad[...] = 0
-        for index, (_, _, slices) in enumerate(offsets):
-            xp.equal(winner, index, out=wins)
+
+        def route(channels: slice) -> None:
+            """Each offset's share of g, for a part of the channels (parts run on separate threads)."""
+            target, won, g_part = grad[:, channels], winner[:, channels], g[:, channels]
             if tiled:
-                xp.multiply(g, wins, out=grad[(..., *slices)])
+                target[:, :, sh * out[0]:] = 0
+                target[:, :, :, sw * out[1]:] = 0
             else:
-                grad[(..., *slices)] += g * wins
+                target[...] = 0
+            wins = xp.empty_like(won, dtype=bool)
+            for index, (_, _, slices) in enumerate(offsets):
+                xp.equal(won, index, out=wins)
+                if tiled:
+                    xp.multiply(g_part, wins, out=target[(..., *slices)])
+                else:
+                    target[(..., *slices)] += g_part * wins
+
+        parallel_for(grad.shape[1], route, grad.size)
         return geometry.unpad(grad), None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import xp
+from .backend import empty_in_layout, xp
 from .tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -108,10 +108,3 @@ def _batched(layer: str, x: Tensor, dims: int = 4) -> tuple[Tensor, bool]:
     if x.ndim != dims:
         raise ValueError(f"{layer}: expected input of shape (N, C, H, W) or (C, H, W), got {x.shape}")
     return x, False
-
-
-def empty_in_layout(shape: tuple[int, ...], strides: tuple[int, ...], dtype: Any) -> Any:
-    """An uninitialised array of ``shape`` whose memory order follows ``strides`` (largest stride outermost),
-    so that a result keeps the memory order of the array it comes from."""
-    order = sorted(range(len(shape)), key=lambda axis: -strides[axis])
-    return xp.empty([shape[axis] for axis in order], dtype=dtype).transpose(xp.argsort(order))

@@ -73,6 +73,21 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, TRIM_THRESHOLD)
 
 
+# The lab keeps a core free for the page and the server; a sweep's workers take one core each.
+OWN_THREADING = ("lab", "sweep")
+
+
+def use_every_core() -> None:
+    """sevensteps' ops split their big products and passes over every core (``threads.set_num_threads``), as
+    PyTorch's do: a cnn's pooling and col2im then run on all cores, not one. Like the allocator setting, it
+    is process-wide (NumPy's BLAS gets one thread), so it lives here, in the command's entry point."""
+    from ..threads import available_cores, set_num_threads
+
+    cores = available_cores()
+    if cores > 1:
+        set_num_threads(cores)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -85,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     keep_freed_memory()
+    if args.command not in OWN_THREADING:
+        use_every_core()
     from ..data.dataset import DataError
     from ..extras import MissingExtra
     from ..runs import RunError

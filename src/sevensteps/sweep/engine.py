@@ -8,7 +8,6 @@ scheduler; a run started again continues from its checkpoint, so the result is t
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -103,9 +102,8 @@ def local_worker_settings() -> Any:
     # Workers forked from this process start with everything imported and the data read (measured on 2 cores
     # at a load of 14-19: the cluster up in 1.1-2.5 s against 10-20 s spawning fresh Pythons; the 8-run mlp
     # sweep 20% less CPU); sevensteps.sweep.worker then sets what a fresh process reads from its environment.
-    # Linux only (macOS offers fork, but its system libraries are not safe in a forked child), and only with
-    # threadpoolctl to give a forked worker one BLAS thread (it inherits this process's BLAS, one thread a core).
-    forks = sys.platform.startswith("linux") and importlib.util.find_spec("threadpoolctl") is not None
+    # Linux only: macOS offers fork, but its system libraries are not safe in a forked child.
+    forks = sys.platform.startswith("linux")
     method = "fork" if forks else "spawn"
     return dask.config.set({**QUIET_WORKERS, "distributed.nanny.pre-spawn-environ": environ,
                             "distributed.worker.multiprocessing-method": method,
