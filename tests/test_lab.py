@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from split_threads import threads_restored
 
 from sevensteps.lab.session import LabError, LabSettings, Session
 
@@ -388,8 +389,9 @@ def test_a_saved_lab_run_is_a_normal_run_folder(tmp_path):
         assert (run_dir / name).is_file(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["valid_accuracy"] > summary["baseline_accuracy"]
-    assert main(["evaluate", "--model", str(run_dir / "model.safetensors")]) == 0
-    assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--quiet", "--no-report"]) == 0
+    with threads_restored():  # the command's entry point sets the threads for the whole process
+        assert main(["evaluate", "--model", str(run_dir / "model.safetensors")]) == 0
+        assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--quiet", "--no-report"]) == 0
     resumed = json.loads((run_dir / "summary.json").read_text())
     assert len(resumed["history"]) == 3
     assert list(resumed) == list(summary)  # the lab writes summary.json as train does
