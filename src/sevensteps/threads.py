@@ -19,7 +19,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .backend import xp
@@ -72,12 +72,13 @@ def set_num_threads(n: int) -> None:
             _pool = None
 
 
-def _get_pool() -> ThreadPoolExecutor:
+def _submit(body: Callable[[slice], None], parts: list[slice]) -> list[Future]:
+    """Hand ``parts`` to the pool (started on first use), under the lock that set_num_threads swaps it under."""
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(_num_threads - 1, thread_name_prefix=_THREAD_NAME)
-        return _pool
+        return [_pool.submit(body, part) for part in parts]
 
 
 def _forget_pool() -> None:
@@ -106,8 +107,7 @@ def parallel_for(n: int, body: Callable[[slice], None], size: int, min_size: int
         return
     bounds = [n * i // threads for i in range(threads + 1)]
     parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
-    pool = _get_pool()
-    futures = [pool.submit(body, part) for part in parts[1:]]
+    futures = _submit(body, parts[1:])
     try:
         body(parts[0])
     finally:
