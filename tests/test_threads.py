@@ -3,6 +3,7 @@ child still works, and a model trained with its work split gives PyTorch's numbe
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -164,10 +165,18 @@ def test_linear_and_matmul_in_parts_match_torch():
         close(mine.grad, torch_one.grad, 1e-4)
 
 
-def test_sevensteps_train_splits_over_the_cores_it_is_given():
-    code = ("from sevensteps import cli, threads; from threadpoolctl import threadpool_info; cli.use_every_core(); "
-            "blas = {p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}; "
-            "print(threads.get_num_threads(), blas)")
+def test_sevensteps_train_splits_a_cnn_over_the_cores_it_is_given_and_leaves_the_mlp_to_numpys_blas(tmp_path):
+    code = ("import json, sys; from sevensteps import cli, threads; from threadpoolctl import threadpool_info; "
+            "blas = lambda: sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}); "
+            "before = blas(); "
+            "assert cli.main(['train', '--model', sys.argv[1], '--epochs', '1', '--quiet', '--no-report']) == 0; "
+            "print(json.dumps([threads.get_num_threads(), blas(), before]))")
     env = {**os.environ, "OMP_NUM_THREADS": "3"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert result.stdout.split() == ["3", "{1}"]
+    outcome = {}
+    for model in ("cnn", "mlp"):
+        result = subprocess.run([sys.executable, "-c", code, model], capture_output=True, text=True, env=env,
+                                cwd=tmp_path, check=True)
+        outcome[model] = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["cnn"][:2] == [3, [1]]  # three parts, and NumPy's BLAS on one thread
+    threads_after, blas_after, blas_before = outcome["mlp"]
+    assert threads_after == 1 and blas_after == blas_before  # the mlp: NumPy's BLAS as it was

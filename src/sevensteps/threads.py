@@ -10,7 +10,8 @@ loops, so the parts really run at once.
 NumPy's BLAS, which is process-wide, gets one thread, so that the BLAS's threads and ours never compete for
 the cores. (OpenBLAS's threads spin-wait for their next product for a while after each one; an elementwise
 part that runs meanwhile gets half a core.) Until it is called, ops split nothing and NumPy's BLAS threads
-do the products, as in plain NumPy. ``sevensteps train`` calls it with every core it may use.
+do the products, as in plain NumPy. It pays for convnets; a small MLP's products run faster on OpenBLAS's own
+threads (bench/threads.py). ``sevensteps train --model cnn`` calls it with every core it may use.
 """
 
 from __future__ import annotations

@@ -73,14 +73,18 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, TRIM_THRESHOLD)
 
 
-# The lab keeps a core free for the page and the server; a sweep's workers take one core each.
-OWN_THREADING = ("lab", "sweep")
+# The models whose training splits its ops' work over every core (`sevensteps train`). The cnn's pooling,
+# im2col and col2im are big elementwise passes that NumPy runs on one core: split, its epoch went from 1.09×
+# to 0.80× PyTorch's at batch 256 on 2 cores. The linear and mlp models' products are small, and OpenBLAS's
+# own threads run them faster than split parts on one BLAS thread each (mlp epochs 8-25% slower split, and
+# the 784-128-10 MLP at batch 256 1.9× slower; BENCHMARKS.md), so they keep NumPy's threads.
+SPLIT_MODELS = ("cnn",)
 
 
 def use_every_core() -> None:
     """sevensteps' ops split their big products and passes over every core (``threads.set_num_threads``), as
     PyTorch's do: a cnn's pooling and col2im then run on all cores, not one. Like the allocator setting, it
-    is process-wide (NumPy's BLAS gets one thread), so it lives here, in the command's entry point."""
+    is process-wide (NumPy's BLAS gets one thread), so it lives in the command, not in the library."""
     from ..threads import available_cores, set_num_threads
 
     cores = available_cores()
@@ -100,8 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     keep_freed_memory()
-    if args.command not in OWN_THREADING:
-        use_every_core()
     from ..data.dataset import DataError
     from ..extras import MissingExtra
     from ..runs import RunError

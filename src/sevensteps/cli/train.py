@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..digits import digit_learner
     from ..runs import CHECKPOINT, CONFIG, SNAPSHOTS, RunError, checkpoint_metadata, new_run_dir
+    from . import SPLIT_MODELS, use_every_core
     from .output import data_line, load_data, percent, say
 
     resume_dir = Path(args.resume) if args.resume else None
@@ -92,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         config = resume_config(args, resume_dir)
     else:
         config = new_config(args)
+    if config.settings.model in SPLIT_MODELS:
+        use_every_core()
     splits = load_data(argparse.Namespace(data=config.data, valid=config.valid, digits=config.digits))
     baseline = PixelSimilarity("l1").fit(splits.train, splits.classes).evaluate(splits.valid)
     quiet = args.quiet or args.json
