@@ -11,7 +11,7 @@ step, repeat, stop), independent of the Learner.
 
 Timings alternate the sides (sevensteps, PyTorch, the matrix-product floor, then the other order) in one
 process; only their ratios mean anything on a shared machine. Each side runs on 2 threads (``--threads``):
-PyTorch's own, and sevensteps' ops split over 2 threads as ``sevensteps train`` splits them.
+PyTorch's own, and sevensteps' ops split over 2 threads as ``sevensteps train --model cnn`` splits them.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def speed(batch_sizes: list[int], n_images: int, repeats: int, clock: str = "wal
     """Median epoch time of each side; ``clock='cpu'`` counts the process's CPU time (user + sys, every thread)
     instead of the wall clock, for a machine that other work is sharing."""
     now = time.perf_counter if clock == "wall" else time.process_time
-    # the settings `sevensteps train` makes in its entry point: the allocator's (process-wide, so PyTorch gets
+    # the settings `sevensteps train --model cnn` makes: the allocator's (process-wide, so PyTorch gets
     # it too), and the ops' work split over as many threads as PyTorch's (NumPy's BLAS then gets one thread;
     # PyTorch's own threads are torch.set_num_threads's)
     cli.keep_freed_memory()
