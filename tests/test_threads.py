@@ -13,8 +13,8 @@ import threading
 import numpy as np
 import pytest
 import torch
-from split_threads import split_over
-from threadpoolctl import threadpool_info, threadpool_limits
+from split_threads import split_over, threads_restored
+from threadpoolctl import threadpool_info
 from torch_twins import close
 
 import sevensteps as ss
@@ -44,12 +44,9 @@ def test_parallel_for_runs_every_part_once_on_the_pool_and_the_caller():
 
 def test_small_work_and_one_thread_run_inline_as_one_part():
     parts: list[slice] = []
-    with threadpool_limits(limits=None):
+    with threads_restored():
         threads.set_num_threads(2)
-        try:
-            threads.parallel_for(8, parts.append, size=threads.MIN_PARALLEL_SIZE - 1)  # too small to split
-        finally:
-            threads.set_num_threads(1)
+        threads.parallel_for(8, parts.append, size=threads.MIN_PARALLEL_SIZE - 1)  # too small to split
     threads.parallel_for(8, parts.append, size=10**9)  # one thread: nothing to split over
     assert parts == [slice(0, 8), slice(0, 8)]
 

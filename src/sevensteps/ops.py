@@ -207,13 +207,13 @@ class Neg(Function):
 class MatMul(Function):
     """out = a @ b (batched, broadcasting, 1-D as in NumPy);  ∂a = g @ bᵀ,  ∂b = aᵀ @ g.
 
-    Products of two matrices are split over the threads (:mod:`~sevensteps.threads`); the others are NumPy's.
+    Products of two matrices are split over the threads (:func:`sevensteps.threads.matmul`).
     """
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return threads.matmul(a, b) if a.ndim == b.ndim == 2 else xp.matmul(a, b)
+        return threads.matmul(a, b)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
@@ -226,12 +226,11 @@ class MatMul(Function):
         if a.ndim == 1:
             g = xp.expand_dims(g, -2)
         grad_a = grad_b = None
-        product = threads.matmul if a.ndim == b.ndim == 2 else xp.matmul
         if ctx.needs_input_grad[0]:
-            grad_a = product(g, xp.swapaxes(b2, -1, -2))
+            grad_a = threads.matmul(g, xp.swapaxes(b2, -1, -2))
             grad_a = grad_a.reshape(grad_a.shape[:-2] + (a.shape[-1],)) if a.ndim == 1 else grad_a
         if ctx.needs_input_grad[1]:
-            grad_b = product(xp.swapaxes(a2, -1, -2), g)
+            grad_b = threads.matmul(xp.swapaxes(a2, -1, -2), g)
             grad_b = grad_b.reshape(grad_b.shape[:-2] + (b.shape[0],)) if b.ndim == 1 else grad_b
         return grad_a, grad_b
 
@@ -545,8 +544,10 @@ class Reshape(Function):
     def forward(ctx: Context, a: Any, shape: tuple[int, ...]) -> Any:
         ctx.shape = a.shape
         # an input in another memory order (a cnn's feature maps, say) gets its gradient in that order too,
-        # so that the ops before it run over matching layouts rather than striding across each other
-        ctx.strides = None if a.flags.c_contiguous else a.strides
+        # so that the ops before it run over matching layouts rather than striding across each other;
+        # a C-ordered input (contiguous, or a strided slice of one) takes the reshaped gradient as it is
+        permuted = list(a.strides) != sorted(a.strides, reverse=True) and min(a.strides, default=0) > 0
+        ctx.strides = a.strides if permuted else None
         try:
             return xp.reshape(a, shape)
         except ValueError as error:
@@ -555,7 +556,7 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple:
         grad = xp.reshape(g, ctx.shape)
-        if ctx.strides is not None and min(ctx.strides) > 0:
+        if ctx.strides is not None:
             laid_out = empty_in_layout(ctx.shape, ctx.strides, g.dtype)
             xp.copyto(laid_out, grad)
             grad = laid_out
@@ -811,7 +812,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None) -> Any:
         ctx.save_for_backward(x, weight)
-        out = threads.matmul(x, weight.T) if x.ndim == 2 else xp.matmul(x, weight.T)
+        out = threads.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -824,8 +825,7 @@ class Linear(Function):
             x, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
         else:
             g2 = g
-        product = threads.matmul if g.ndim == 2 else xp.matmul
-        grad_x = product(g, weight) if needs_x else None
+        grad_x = threads.matmul(g, weight) if needs_x else None
         grad_w = threads.matmul(x.T, g2).T if needs_w else None
         grad_b = xp.add.reduce(g2, axis=0) if needs_b else None
         return grad_x, grad_w, grad_b

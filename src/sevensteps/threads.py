@@ -119,9 +119,12 @@ def parallel_for(n: int, body: Callable[[slice], None], size: int, min_size: int
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """``a @ b`` for 2-D arrays, split over the threads when it is big: by rows of ``a`` when the result is
-    taller than wide, else by columns of ``b``. Each part is a whole product into its own slice of the result:
-    no part waits for another, and no sum is split, so each number is summed in one piece."""
+    """``a @ b``, as ``numpy.matmul``; a product of two matrices is split over the threads when it is big: by
+    rows of ``a`` when the result is taller than wide, else by columns of ``b``. Each part is a whole product
+    into its own slice of the result: no part waits for another, and no sum is split, so each number is summed
+    in one piece. Vectors and stacks of matrices are NumPy's alone."""
+    if a.ndim != 2 or b.ndim != 2:
+        return xp.matmul(a, b)
     (m, k), n = a.shape, b.shape[1]
     out = xp.empty((m, n), dtype=xp.result_type(a, b))
     if m >= n:
